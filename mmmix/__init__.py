@@ -1,0 +1,11 @@
+"""mmmix: mixup, metric-mix and self-supervised pretraining for mmpretrain.
+
+Importing the package registers its components into its registries (children
+of mmpretrain's, scope ``'mmmix'``) and makes mmengine load checkpoints with
+``torch.load(weights_only=True)`` and an allowlist of what mmengine writes.
+"""
+from .version import __version__
+from . import registry  # noqa: F401,I001
+from . import datasets, engine, evaluation, ops  # noqa: F401
+
+__all__ = ['__version__']

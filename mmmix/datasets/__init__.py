@@ -1,0 +1,3 @@
+from .fashion_mnist import FashionMNIST, read_idx
+
+__all__ = ['FashionMNIST', 'read_idx']

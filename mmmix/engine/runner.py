@@ -1,0 +1,139 @@
+"""mmengine ``Runner`` with the fixes this stack needs.
+
+* ``collate_fn`` dicts inherited from another package's config carry a
+  ``_scope_`` key (mmengine adds it to every dict with a ``type`` when a config
+  inherits ``mmpretrain::...``). mmengine passes it on as a keyword argument to
+  the collate function. Here the scope is honoured: the function is looked up
+  in that package's registry and the key is not forwarded.
+* Distributed training without a GPU: mmengine's ``pytorch`` launcher calls
+  ``torch.cuda.set_device`` and wraps the model with ``device_ids``. Without
+  CUDA the process group is initialised with gloo and DDP gets no device ids.
+
+* Resuming continues the random draws of the interrupted run: an
+  :class:`~mmmix.engine.hooks.RNGStateHook` is registered unless the config
+  has one, so generator states travel in the checkpoint.
+
+``tools/train.py`` uses this runner unless the config sets ``runner_type``;
+with other entry points set ``runner_type = 'mmmix.MMMixRunner'``.
+"""
+import copy
+import datetime
+import os
+from functools import partial
+from typing import Dict, Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.device import get_device
+from mmengine.dist import is_distributed
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.registry import MODEL_WRAPPERS
+from mmengine.runner import Runner
+
+from mmmix.registry import FUNCTIONS, RUNNERS
+
+
+def resolve_collate_fn(collate_fn_cfg):
+    """Turn a ``collate_fn`` config (dict, name or callable) into a callable.
+
+    A ``_scope_`` key selects the registry scope the name is looked up in and
+    is not passed to the function.
+    """
+    if callable(collate_fn_cfg):
+        return collate_fn_cfg
+    if not isinstance(collate_fn_cfg, dict):
+        raise TypeError('collate_fn should be a dict or callable, but got '
+                        f'{type(collate_fn_cfg)}')
+    cfg = dict(collate_fn_cfg)
+    scope = cfg.pop('_scope_', None)
+    fn_type = cfg.pop('type')
+    if isinstance(fn_type, str):
+        registry = FUNCTIONS
+        if scope is not None:
+            # a package without a function registry (mmpretrain) uses the
+            # registries its own registries fall back to: mmengine's.
+            root = FUNCTIONS._get_root_registry()
+            registry = root._search_child(scope) or root
+        fn = registry.get(fn_type)
+        if fn is None:
+            raise KeyError(f'collate_fn.type={fn_type!r} is not a registered '
+                           f'function (scope {scope or "default"}).')
+    else:
+        fn = fn_type
+    return partial(fn, **cfg)
+
+
+@RUNNERS.register_module()
+class MMMixRunner(Runner):
+    """Runner used by mmmix's tools; same arguments as mmengine's Runner."""
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(type(h).__name__ == 'RNGStateHook' for h in self.hooks):
+            from mmmix.engine.hooks import RNGStateHook
+            self.register_hook(RNGStateHook())
+
+    @staticmethod
+    def build_dataloader(dataloader, seed: Optional[int] = None,
+                         diff_rank_seed: bool = False):
+        if isinstance(dataloader, dict) and 'collate_fn' in dataloader:
+            dataloader = copy.copy(dataloader)
+            dataloader['collate_fn'] = resolve_collate_fn(
+                dataloader['collate_fn'])
+        return Runner.build_dataloader(
+            dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+
+    def setup_env(self, env_cfg: Dict) -> None:
+        if (self.distributed and not is_distributed()
+                and not torch.cuda.is_available()):
+            self._init_cpu_process_group(env_cfg.get('dist_cfg', {}))
+        super().setup_env(env_cfg)
+
+    def _init_cpu_process_group(self, dist_cfg: Dict) -> None:
+        if self.launcher != 'pytorch':
+            raise RuntimeError(
+                f'launcher={self.launcher!r} without a GPU is not supported; '
+                "use launcher='pytorch' (tools/dist_train.sh) for CPU "
+                'training with several processes.')
+        dist_cfg = dict(dist_cfg)
+        backend = dist_cfg.pop('backend', 'gloo')
+        if backend != 'gloo':
+            print_log(
+                f'No GPU: using the gloo backend instead of {backend!r}.',
+                logger='current')
+        timeout = dist_cfg.pop('timeout', None)
+        if timeout is not None:
+            dist_cfg['timeout'] = datetime.timedelta(seconds=timeout)
+        torch_dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']),
+            **dist_cfg)
+
+    def wrap_model(self, model_wrapper_cfg: Optional[Dict], model):
+        if (not self.distributed or is_model_wrapper(model)
+                or get_device() != 'cpu'):
+            return super().wrap_model(model_wrapper_cfg, model)
+        model = model.to('cpu')
+        if self.cfg.get('sync_bn', None) is not None:
+            print_log('sync_bn is ignored on CPU (SyncBatchNorm needs a GPU).',
+                      logger='current')
+        if model_wrapper_cfg is None:
+            model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel',
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get(
+                    'find_unused_parameters', False))
+        model_wrapper_cfg = dict(model_wrapper_cfg)
+        model_wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
+        # On CPU DistributedDataParallel must get ``device_ids=None``.
+        return MODEL_WRAPPERS.build(
+            model_wrapper_cfg, default_args=dict(module=model))
+
+
+def build_runner(cfg) -> Runner:
+    """Build :class:`MMMixRunner`, or the config's ``runner_type`` if set."""
+    if 'runner_type' not in cfg:
+        return MMMixRunner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

@@ -1,0 +1,3 @@
+from .knn import KNNAccuracy
+
+__all__ = ['KNNAccuracy']

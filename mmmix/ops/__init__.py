@@ -1,0 +1,4 @@
+"""Pure tensor maths: no registry, no config."""
+from .knn import knn_accuracy, knn_search, weighted_knn_scores
+
+__all__ = ['knn_search', 'weighted_knn_scores', 'knn_accuracy']

@@ -1,0 +1,105 @@
+"""Shared fixtures: generated data in the real formats, tiny configs.
+
+Nothing here downloads: datasets are written as the files the dataset classes
+read (IDX for Fashion-MNIST, image folders), small enough for a CPU test.
+"""
+import gzip
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+QUICKSTART = osp.join(
+    ROOT, 'configs/quickstart/mocov2_resnet18-w16_1xb256-5e_fashionmnist.py')
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+def write_idx(path, array, compress=True):
+    """Write a uint8 array as an IDX file (magic 0x00000803 for 3-D)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b''.join(
+        int(d).to_bytes(4, 'big') for d in array.shape)
+    opener = gzip.open if compress else open
+    with opener(path, 'wb') as f:
+        f.write(header + array.tobytes())
+
+
+def make_fashion_like(num_train=120, num_test=40, num_classes=4, seed=0):
+    """28x28 images: a class-specific bar pattern plus noise."""
+    rng = np.random.default_rng(seed)
+    protos = np.zeros((num_classes, 28, 28), np.float32)
+    for c in range(num_classes):
+        protos[c, :, 3 + 6 * c:6 + 6 * c] = 200  # one vertical bar per class
+
+    def sample(n):
+        y = np.arange(n) % num_classes
+        x = protos[y] + rng.normal(0, 25, (n, 28, 28))
+        return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.uint8)
+
+    return sample(num_train), sample(num_test)
+
+
+def write_fashion_mnist(root, compress=True, **kwargs):
+    os.makedirs(root, exist_ok=True)
+    (xtr, ytr), (xte, yte) = make_fashion_like(**kwargs)
+    ext = '.gz' if compress else ''
+    write_idx(osp.join(root, 'train-images-idx3-ubyte' + ext), xtr, compress)
+    write_idx(osp.join(root, 'train-labels-idx1-ubyte' + ext), ytr, compress)
+    write_idx(osp.join(root, 't10k-images-idx3-ubyte' + ext), xte, compress)
+    write_idx(osp.join(root, 't10k-labels-idx1-ubyte' + ext), yte, compress)
+    return (xtr, ytr), (xte, yte)
+
+
+@pytest.fixture(scope='session')
+def fashion_root(tmp_path_factory):
+    """A generated Fashion-MNIST folder (gzipped IDX files)."""
+    root = str(tmp_path_factory.mktemp('fashion_mnist'))
+    write_fashion_mnist(root)
+    return root
+
+
+@pytest.fixture(scope='session')
+def image_folder(tmp_path_factory):
+    """A generated ImageNet-style folder: root/<class>/<n>.png."""
+    import cv2
+    root = tmp_path_factory.mktemp('image_folder')
+    rng = np.random.default_rng(0)
+    for c in range(3):
+        os.makedirs(root / f'class_{c}')
+        for i in range(4):
+            img = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+            cv2.imwrite(str(root / f'class_{c}' / f'{i}.png'), img)
+    return str(root)
+
+
+def tiny_quickstart_cfg(data_root, work_dir, max_epochs=2, **hook_kwargs):
+    """The quickstart config shrunk to run in seconds on generated data."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(QUICKSTART)
+    cfg.work_dir = str(work_dir)
+    cfg.model.queue_len = 32
+    cfg.model.backbone.update(stem_channels=4, base_channels=4)
+    cfg.model.neck.update(in_channels=32, hid_channels=16)
+    cfg.train_dataloader.update(
+        batch_size=8, num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.dataset.data_root = data_root
+    hook = cfg.custom_hooks[0]
+    for key in ('bank_dataloader', 'query_dataloader'):
+        hook[key].batch_size = 16
+        hook[key].dataset.data_root = data_root
+    hook.update(num_neighbors=(5, ), topk=(1, ), progress=False,
+                interval=max_epochs)
+    hook.update(hook_kwargs)
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.param_scheduler = [
+        dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True)
+    ]
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
+    cfg.randomness = dict(seed=0, deterministic=True)
+    cfg.log_level = 'WARNING'
+    return cfg

@@ -1,0 +1,77 @@
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+
+from mmmix.engine import build_runner, resolve_collate_fn
+from mmmix.utils import register_all_modules
+from tests.conftest import QUICKSTART, tiny_quickstart_cfg
+
+register_all_modules(init_default_scope=False)
+
+
+class Interrupted(Exception):
+    pass
+
+
+class Interrupt(Hook):
+    def after_train_epoch(self, runner):
+        raise Interrupted
+
+
+def losses(runner):
+    return runner.message_hub.get_scalar('train/loss').data[0].tolist()
+
+
+def test_quickstart_inherits_mmpretrain_with_scope_on_collate():
+    cfg = Config.fromfile(QUICKSTART)
+    assert cfg.train_dataloader.collate_fn['_scope_'] == 'mmpretrain'
+    fn = resolve_collate_fn(cfg.train_dataloader.collate_fn)
+    batch = fn([dict(x=torch.ones(2)), dict(x=torch.zeros(2))])
+    assert batch['x'].shape == (2, 2)
+    with pytest.raises(KeyError, match="collate_fn.type='nope'"):
+        resolve_collate_fn(dict(type='nope'))
+
+
+def test_train_then_resume_equals_straight_run(fashion_root, tmp_path):
+    straight = build_runner(
+        tiny_quickstart_cfg(fashion_root, tmp_path / 'straight'))
+    straight.train()
+    first = build_runner(
+        tiny_quickstart_cfg(fashion_root, tmp_path / 'split'))
+    first.register_hook(Interrupt(), priority='LOWEST')
+    with pytest.raises(Interrupted):  # killed after epoch 1 was saved
+        first.train()
+    n1 = len(losses(first))
+    assert n1 == len(losses(straight)) // 2 > 0
+    assert osp.isfile(tmp_path / 'split' / 'epoch_1.pth')
+
+    cfg = tiny_quickstart_cfg(fashion_root, tmp_path / 'split')
+    cfg.resume = True
+    resumed = build_runner(cfg)
+    resumed.train()
+    assert resumed.iter == straight.iter
+    a, b = losses(straight), losses(resumed)
+    assert len(a) == len(b)
+    torch.testing.assert_close(torch.tensor(b), torch.tensor(a), rtol=0,
+                               atol=1e-6)
+    for (k, va), vb in zip(straight.model.state_dict().items(),
+                           resumed.model.state_dict().values()):
+        torch.testing.assert_close(vb, va, msg=k)
+
+
+def test_unknown_component_and_bad_field_fail_at_build(fashion_root,
+                                                       tmp_path):
+    cfg = tiny_quickstart_cfg(fashion_root, tmp_path / 'a')
+    cfg.model.type = 'NoSuchAlgorithm'
+    with pytest.raises(KeyError, match='NoSuchAlgorithm'):
+        build_runner(cfg)
+    cfg = tiny_quickstart_cfg(fashion_root, tmp_path / 'b', interval=0)
+    with pytest.raises(ValueError, match='interval must be an integer >= 1'):
+        build_runner(cfg).train()
+    cfg = tiny_quickstart_cfg(fashion_root, tmp_path / 'c')
+    cfg.model.neck.not_a_field = 3
+    with pytest.raises(TypeError, match='not_a_field'):
+        build_runner(cfg)
