@@ -8,7 +8,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEVICE ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 FASHION_MNIST_DIR ?= /usr/share/datasets/fashion-mnist
-DEMO_CONFIG ?= configs/quickstart/mocov2_resnet18-w16_1xb256-5e_fashionmnist.py
+DEMO_CONFIG ?= configs/quickstart/mocov2_resnet18-w16_1xb256-4e_fashionmnist.py
 DEMO_WORK_DIR ?= work_dirs/quickstart
 PYTEST_ARGS ?= -n 2
 

@@ -10,12 +10,15 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 QUICKSTART = osp.join(
-    ROOT, 'configs/quickstart/mocov2_resnet18-w16_1xb256-5e_fashionmnist.py')
+    ROOT, 'configs/quickstart/mocov2_resnet18-w16_1xb256-4e_fashionmnist.py')
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+if 'PYTEST_XDIST_WORKER' in os.environ:
+    torch.set_num_threads(1)  # one thread per xdist worker: no oversubscription
 
 
 def write_idx(path, array, compress=True):
