@@ -1,8 +1,8 @@
 """Registries of mmmix, children of mmpretrain's (scope ``'mmmix'``).
 
 Every registry here has the mmpretrain registry of the same name as parent, so
-a config whose ``default_scope`` is ``'mmmix'`` finds mmmix components first and
-falls back to mmpretrain's and then mmengine's. A config that inherits an
+a config whose ``default_scope`` is ``'mmmix'`` finds mmmix components first
+and falls back to mmpretrain's and then mmengine's. A config that inherits an
 mmpretrain config keeps ``_scope_='mmpretrain'`` on inherited dicts; name mmmix
 components there with the scope prefix, e.g. ``type='mmmix.KNNEvalHook'``.
 """

@@ -18,7 +18,7 @@ QUICKSTART = osp.join(
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 if 'PYTEST_XDIST_WORKER' in os.environ:
-    torch.set_num_threads(1)  # one thread per xdist worker: no oversubscription
+    torch.set_num_threads(1)  # one thread per xdist worker
 
 
 def write_idx(path, array, compress=True):

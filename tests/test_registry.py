@@ -39,8 +39,10 @@ def test_mmmix_components_resolve_from_mmpretrain_scope_with_prefix():
 def test_cross_package_config_with_custom_imports(tmp_path):
     cfg_file = tmp_path / 'cfg.py'
     cfg_file.write_text(
-        "_base_ = 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'"
-        "\ncustom_imports = dict(imports=['mmmix'], allow_failed_imports=False)"
+        "_base_ = 'mmpretrain::mocov2/"
+        "mocov2_resnet50_8xb32-coslr-200e_in1k.py'\n"
+        "custom_imports = dict(imports=['mmmix'], "
+        "allow_failed_imports=False)"
         "\ncustom_hooks = [dict(type='mmmix.RNGStateHook')]\n")
     cfg = Config.fromfile(str(cfg_file))
     assert cfg.model.type == 'MoCo' and cfg.model._scope_ == 'mmpretrain'

@@ -52,7 +52,8 @@ def main(argv=None):
     if args.out is not None:
         cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)
-        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+        cfg.test_evaluator.append(
+            dict(type='DumpResults', out_file_path=args.out))
     runner = build_runner(cfg)
     return runner.test()
 

@@ -4,6 +4,7 @@ import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+
 from mmmix.engine import build_runner
 from mmmix.utils import register_all_modules
 

@@ -75,7 +75,7 @@ class FashionMNIST(_MMPretrainFashionMNIST):
                 f'Fashion-MNIST files missing in {self.data_prefix["root"]}: '
                 f'{", ".join(missing)}. Install them with `{INSTALL_HINT}` '
                 f'(they go to {DEBIAN_FASHION_MNIST}) or set data_root.')
-        # mmpretrain picks the files by ``test_mode``; ``split`` is what users set.
+        # mmpretrain picks files by ``test_mode``; users set ``split``.
         files = self.test_list if self.split == 'test' else self.train_list
         imgs = read_idx(self._find(files[0][0]))
         labels = read_idx(self._find(files[1][0])).astype(np.int64)

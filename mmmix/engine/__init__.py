@@ -1,5 +1,9 @@
-from .checkpoint import (CheckpointError, install_checkpoint_loader,
-                         register_safe_globals, safe_torch_load)
+from .checkpoint import (
+    CheckpointError,
+    install_checkpoint_loader,
+    register_safe_globals,
+    safe_torch_load,
+)
 from .feature_extraction import extract_features, pool_features
 from .hooks import *  # noqa: F401,F403
 from .runner import MMMixRunner, build_runner, resolve_collate_fn
@@ -8,6 +12,6 @@ install_checkpoint_loader()
 
 __all__ = [
     'CheckpointError', 'install_checkpoint_loader', 'register_safe_globals',
-    'safe_torch_load', 'extract_features', 'pool_features', 'MMMixRunner', 'build_runner',
-    'resolve_collate_fn'
+    'safe_torch_load', 'extract_features', 'pool_features', 'MMMixRunner',
+    'build_runner', 'resolve_collate_fn'
 ]

@@ -1,7 +1,7 @@
 """Loading mmengine checkpoints under ``torch.load(weights_only=True)``.
 
 Since torch 2.6 ``torch.load`` only unpickles tensors, containers and the
-globals that were allowlisted with :func:`torch.serialization.add_safe_globals`.
+globals allowlisted with :func:`torch.serialization.add_safe_globals`.
 mmengine checkpoints also hold the message hub (``HistoryBuffer`` objects with
 numpy arrays) and numpy scalars in ``meta``, so resuming fails with the stock
 loader. This module allowlists exactly the types mmengine writes and replaces

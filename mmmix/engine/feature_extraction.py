@@ -2,14 +2,13 @@
 from typing import Callable, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
 from mmengine.dist import all_gather, get_world_size, is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
 
 def pool_features(feats, out_index: int = -1) -> torch.Tensor:
-    """Backbone/neck output -> ``(b, d)``: pick a stage, global-average-pool."""
+    """Backbone/neck output -> ``(b, d)``: pick a stage, average-pool."""
     if isinstance(feats, (tuple, list)):
         feats = feats[out_index]
     if feats.dim() == 4:
@@ -37,7 +36,8 @@ def extract_features(model,
                      dataloader,
                      out_index: int = -1,
                      feature_fn: Optional[Callable] = None,
-                     progress: bool = True) -> Tuple[torch.Tensor, torch.Tensor]:
+                     progress: bool = True
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Extract one feature vector and the label of every sample.
 
     The model is run in eval mode (and put back in its previous mode). Inputs

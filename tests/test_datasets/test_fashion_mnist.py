@@ -1,4 +1,3 @@
-import os
 import os.path as osp
 
 import numpy as np
@@ -51,7 +50,8 @@ def test_bad_split_names_the_field(tmp_path):
 
 
 @pytest.mark.skipif(
-    not osp.isfile(osp.join(DEBIAN_FASHION_MNIST, 't10k-labels-idx1-ubyte.gz')),
+    not osp.isfile(
+        osp.join(DEBIAN_FASHION_MNIST, 't10k-labels-idx1-ubyte.gz')),
     reason='Debian package dataset-fashion-mnist not installed')
 def test_real_fashion_mnist_files():
     test = FashionMNIST(split='test')

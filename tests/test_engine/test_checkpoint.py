@@ -41,7 +41,8 @@ def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
     buf = ckpt['message_hub']['log_scalars']['train/loss']
     assert isinstance(buf, HistoryBuffer) and buf.mean() == 1.0
     np.testing.assert_array_equal(ckpt['meta']['arr'], [0, 1, 2])
-    assert CheckpointLoader._schemes[''].__module__ == 'mmmix.engine.checkpoint'
+    loader = CheckpointLoader._schemes['']
+    assert loader.__module__ == 'mmmix.engine.checkpoint'
 
 
 def test_object_outside_allowlist_is_refused_not_unpickled(tmp_path):

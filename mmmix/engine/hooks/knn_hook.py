@@ -3,7 +3,6 @@ import json
 import os.path as osp
 from typing import Dict, Optional, Sequence, Union
 
-import torch
 from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 
