@@ -25,6 +25,7 @@ $(PY):
 $(STAMP): requirements/runtime.txt requirements/tests.txt requirements/$(DEVICE).txt setup.py | $(PY)
 	$(PY) -m pip install --quiet --upgrade "pip<25" wheel
 	$(PY) -m pip install --quiet -r requirements/runtime.txt -r requirements/$(DEVICE).txt -r requirements/tests.txt
+	if [ "$(DEVICE)" = gpu ]; then $(PY) -m pip install --no-build-isolation "mmcv>=2.0.0,<2.4.0"; fi
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $@
