@@ -7,7 +7,8 @@
   in that package's registry and the key is not forwarded.
 * Distributed training without a GPU: mmengine's ``pytorch`` launcher calls
   ``torch.cuda.set_device`` and wraps the model with ``device_ids``. Without
-  CUDA the process group is initialised with gloo and DDP gets no device ids.
+  CUDA the process group is initialised with gloo, SyncBN layers are turned
+  back into BN (SyncBN needs a GPU) and DDP gets no device ids.
 
 * Resuming continues the random draws of the interrupted run: an
   :class:`~mmmix.engine.hooks.RNGStateHook` is registered unless the config
@@ -27,10 +28,11 @@ import torch.distributed as torch_dist
 from mmengine.device import get_device
 from mmengine.dist import is_distributed
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
+from mmmix.engine.hooks import RNGStateHook
 from mmmix.registry import FUNCTIONS, RUNNERS
 
 
@@ -70,8 +72,7 @@ class MMMixRunner(Runner):
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
-        if not any(type(h).__name__ == 'RNGStateHook' for h in self.hooks):
-            from mmmix.engine.hooks import RNGStateHook
+        if not any(isinstance(h, RNGStateHook) for h in self.hooks):
             self.register_hook(RNGStateHook())
 
     @staticmethod
@@ -115,7 +116,8 @@ class MMMixRunner(Runner):
         if (not self.distributed or is_model_wrapper(model)
                 or get_device() != 'cpu'):
             return super().wrap_model(model_wrapper_cfg, model)
-        model = model.to('cpu')
+        # SyncBatchNorm needs a GPU: each process normalises its own batch.
+        model = revert_sync_batchnorm(model.to('cpu'))
         if self.cfg.get('sync_bn', None) is not None:
             print_log('sync_bn is ignored on CPU (SyncBatchNorm needs a GPU).',
                       logger='current')

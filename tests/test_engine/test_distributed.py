@@ -75,6 +75,8 @@ def test_extract_features_gathers_in_dataset_order(fashion_root, tmp_path):
 def test_dist_train_two_processes_on_cpu(fashion_root, tmp_path):
     cfg = tiny_quickstart_cfg(fashion_root, tmp_path / 'work', max_epochs=1,
                               eval_before_train=True)
+    # SyncBN (as in many mmpretrain configs) must work without a GPU
+    cfg.model.backbone.norm_cfg = dict(type='SyncBN')
     cfg_file = str(tmp_path / 'tiny_cfg.py')
     cfg.dump(cfg_file)
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
