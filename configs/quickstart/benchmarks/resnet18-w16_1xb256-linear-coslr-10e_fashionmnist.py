@@ -1,9 +1,9 @@
 # Linear probe of the quickstart backbone with mmpretrain's ImageClassifier:
 # frozen backbone (all 4 stages, BN in eval mode), global average pooling and
 # a linear classifier trained on the 60k training images, top-1 on the 10k
-# test images. Point it at a pretraining checkpoint:
-#   python tools/train.py configs/quickstart/benchmarks/resnet18-w16_1xb256-linear-coslr-10e_fashionmnist.py \
-#       --cfg-options model.backbone.init_cfg.checkpoint=work_dirs/quickstart/epoch_4.pth
+# test images. By default it reads the checkpoint `make demo` writes; point it
+# at another with
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH.pth
 _base_ = 'mmpretrain::_base_/default_runtime.py'
 custom_imports = dict(imports=['mmmix'], allow_failed_imports=False)
 default_scope = 'mmmix'
