@@ -98,8 +98,7 @@ class KNNEvalHook(Hook):
         result = [None]
         if is_main_process():
             self.metric.set_bank(bank, bank_labels)
-            result[0] = self.metric.compute_metrics(
-                list(zip(query, query_labels.tolist())))
+            result[0] = self.metric.classify(query, query_labels)
         broadcast_object_list(result)
         metrics = result[0]
         step = runner.iter

@@ -77,10 +77,15 @@ class KNNAccuracy(BaseMetric):
             self.results.append((sample['feat'].float().cpu(), label))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
-        if self.bank_feats is None:
-            raise RuntimeError('KNNAccuracy needs set_bank() before evaluate')
         query = torch.stack([r[0] for r in results])
         labels = torch.tensor([r[1] for r in results])
+        return self.classify(query, labels)
+
+    def classify(self, query: torch.Tensor,
+                 labels: torch.Tensor) -> Dict[str, float]:
+        """Accuracies of ``(q, d)`` query features with ``(q,)`` labels."""
+        if self.bank_feats is None:
+            raise RuntimeError('KNNAccuracy needs set_bank() before evaluate')
         num_classes = self.num_classes
         if num_classes is None:
             num_classes = int(max(self.bank_labels.max(), labels.max())) + 1
