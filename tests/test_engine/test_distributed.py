@@ -143,3 +143,45 @@ def test_two_process_resume_equals_straight_run(fashion_root, tmp_path):
     # the averaged gradients, so equality needs both ranks' RNG restored
     for step in a:
         assert b[step] == pytest.approx(a[step], abs=1e-6), step
+
+
+LINEAR = osp.join(
+    ROOT, 'configs/quickstart/benchmarks/'
+    'resnet18-w16_1xb256-linear-coslr-10e_fashionmnist.py')
+
+
+def test_dist_test_matches_single_process(fashion_root, tmp_path):
+    from mmengine.config import Config
+
+    from mmmix.engine import build_runner
+    from tests.test_configs import swap_data_roots
+    cfg = Config.fromfile(LINEAR)
+    swap_data_roots(cfg._cfg_dict, dict(fashion_mnist=fashion_root))
+    cfg.test_dataloader.update(batch_size=7, num_workers=0,
+                               persistent_workers=False)
+    cfg.test_dataloader.dataset.indices = 39  # odd: the sampler pads
+    cfg.work_dir, cfg.log_level = str(tmp_path / 'one'), 'WARNING'
+    cfg_file, ckpt = str(tmp_path / 'linear.py'), str(tmp_path / 'w.pth')
+    cfg.dump(cfg_file)
+    runner = build_runner(cfg)
+    state = runner.model.state_dict()
+    state['head.fc.bias'][0] = 1e3  # always predicts class 0
+    torch.save(dict(state_dict=state, meta={}), ckpt)
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
+               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    results = {}
+    for nproc in (1, 2):
+        work = tmp_path / f'test{nproc}'
+        proc = subprocess.run(
+            ['bash', osp.join(ROOT, 'tools/dist_test.sh'), cfg_file, ckpt,
+             str(nproc), '--work-dir', str(work)],
+            env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        path = next(work.glob('*/*.json'))
+        results[nproc] = json.load(open(path))['accuracy/top1']
+    # 39 images on 2 processes: the sampler pads one; the metric must count
+    # each image once whatever the number of processes
+    # labels are i % 4: 10 of the 39 images are class 0 (a padded duplicate
+    # of image 0 would give 11 / 40)
+    assert results[1] == pytest.approx(100 * 10 / 39)
+    assert results[2] == pytest.approx(100 * 10 / 39)
