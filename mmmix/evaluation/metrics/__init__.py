@@ -1,3 +1,4 @@
+from .calibration import CalibrationError
 from .knn import KNNAccuracy
 
-__all__ = ['KNNAccuracy']
+__all__ = ['KNNAccuracy', 'CalibrationError']
