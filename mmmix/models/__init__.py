@@ -1,5 +1,5 @@
 """Registered modules (backbones, necks, heads, losses, classifiers, selfsup).
 
-Method components are added here by the method issues; the foundation uses
-mmpretrain's models unchanged.
+Grouped as mmpretrain groups them; the maths they use lives in mmmix.ops.
 """
+from .backbones import *  # noqa: F401,F403

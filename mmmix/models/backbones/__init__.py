@@ -1,0 +1,3 @@
+from .cifar_resnets import PreActResNet, WideResNet
+
+__all__ = ['PreActResNet', 'WideResNet']
