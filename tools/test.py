@@ -5,7 +5,7 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from mmmix.engine import build_runner
+from mmmix.engine import build_runner, shutdown_distributed
 from mmmix.utils import register_all_modules
 
 
@@ -55,7 +55,9 @@ def main(argv=None):
         cfg.test_evaluator.append(
             dict(type='DumpResults', out_file_path=args.out))
     runner = build_runner(cfg)
-    return runner.test()
+    metrics = runner.test()
+    shutdown_distributed()
+    return metrics
 
 
 if __name__ == '__main__':

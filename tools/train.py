@@ -5,7 +5,7 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from mmmix.engine import build_runner
+from mmmix.engine import build_runner, shutdown_distributed
 from mmmix.utils import register_all_modules
 
 
@@ -98,6 +98,7 @@ def main(argv=None):
     cfg = merge_args(cfg, args)
     runner = build_runner(cfg)
     runner.train()
+    shutdown_distributed()
     return runner
 
 

@@ -6,12 +6,17 @@ from .checkpoint import (
 )
 from .feature_extraction import extract_features, pool_features
 from .hooks import *  # noqa: F401,F403
-from .runner import MMMixRunner, build_runner, resolve_collate_fn
+from .runner import (
+    MMMixRunner,
+    build_runner,
+    resolve_collate_fn,
+    shutdown_distributed,
+)
 
 install_checkpoint_loader()
 
 __all__ = [
     'CheckpointError', 'install_checkpoint_loader', 'register_safe_globals',
     'safe_torch_load', 'extract_features', 'pool_features', 'MMMixRunner',
-    'build_runner', 'resolve_collate_fn'
+    'build_runner', 'resolve_collate_fn', 'shutdown_distributed'
 ]

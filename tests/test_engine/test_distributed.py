@@ -21,6 +21,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_dist(script, args, env, timeout=600):
+    """Run tools/<script> with torch.distributed.run; one retry when a
+    process died of SIGABRT (exitcode -6): seen rarely when the suite runs
+    under xdist next to other tests, not reproduced alone (see the issue
+    notes). Any other failure, or a second abort, fails the test."""
+    cmd = ['bash', osp.join(ROOT, 'tools', script)] + list(args)
+    for attempt in range(2):
+        env = dict(env, PORT=str(free_port()))
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode == 0 or 'exitcode: -6' not in proc.stderr:
+            break
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
 def _extract_worker(rank, world, init_file, data_root, out):
     from mmengine.model import BaseModel
 
@@ -80,13 +96,10 @@ def test_dist_train_two_processes_on_cpu(fashion_root, tmp_path):
     cfg.model.backbone.norm_cfg = dict(type='SyncBN')
     cfg_file = str(tmp_path / 'tiny_cfg.py')
     cfg.dump(cfg_file)
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
-               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools/dist_train.sh'), cfg_file, '2',
-         '--work-dir', str(tmp_path / 'work')],
-        env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    env = dict(os.environ, PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='',
+               OMP_NUM_THREADS='1')
+    run_dist('dist_train.sh',
+             [cfg_file, '2', '--work-dir', str(tmp_path / 'work')], env)
     assert osp.isfile(tmp_path / 'work' / 'epoch_1.pth')
     ckpt = torch.load(tmp_path / 'work' / 'epoch_1.pth', weights_only=False)
     assert len(ckpt['rng_state']) == 2  # one generator state per process
@@ -101,13 +114,10 @@ def test_dist_train_two_processes_on_cpu(fashion_root, tmp_path):
 
 def _dist_train(cfg, cfg_file, work_dir):
     cfg.dump(cfg_file)
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
-               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools/dist_train.sh'), cfg_file, '2',
-         '--work-dir', str(work_dir)],
-        env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    env = dict(os.environ, PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='',
+               OMP_NUM_THREADS='1')
+    run_dist('dist_train.sh', [cfg_file, '2', '--work-dir', str(work_dir)],
+             env)
 
 
 def _losses(work_dir):
@@ -167,17 +177,14 @@ def test_dist_test_matches_single_process(fashion_root, tmp_path):
     state = runner.model.state_dict()
     state['head.fc.bias'][0] = 1e3  # always predicts class 0
     torch.save(dict(state_dict=state, meta={}), ckpt)
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
-               CUDA_VISIBLE_DEVICES='', OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHON=sys.executable, CUDA_VISIBLE_DEVICES='',
+               OMP_NUM_THREADS='1')
     results = {}
     for nproc in (1, 2):
         work = tmp_path / f'test{nproc}'
-        proc = subprocess.run(
-            ['bash', osp.join(ROOT, 'tools/dist_test.sh'), cfg_file, ckpt,
-             str(nproc), '--work-dir', str(work)],
-            env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        path = next(work.glob('*/*.json'))
+        run_dist('dist_test.sh',
+                 [cfg_file, ckpt, str(nproc), '--work-dir', str(work)], env)
+        path = sorted(work.glob('*/*.json'))[-1]
         results[nproc] = json.load(open(path))['accuracy/top1']
     # 39 images on 2 processes: the sampler pads one; the metric must count
     # each image once whatever the number of processes
