@@ -6,6 +6,8 @@ from mmengine.dist import all_gather, get_world_size, is_main_process
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 
+from mmmix.evaluation.metrics.utils import to_int_label
+
 
 def pool_features(feats, out_index: int = -1) -> torch.Tensor:
     """Backbone/neck output -> ``(b, d)``: pick a stage, average-pool."""
@@ -76,8 +78,8 @@ def extract_features(model,
                     "PackInputs' meta_keys) to put features in dataset order.")
             idx = torch.arange(seen, seen + b)
         indices.append(idx)
-        lab = [s.gt_label[0] if 'gt_label' in s and len(s.gt_label) else -1
-               for s in samples] if samples else [-1] * b
+        lab = [to_int_label(s.get('gt_label')) for s in samples] \
+            if samples else [-1] * b
         labels.append(torch.as_tensor(lab, dtype=torch.long).reshape(-1))
         seen += b
         if bar is not None:

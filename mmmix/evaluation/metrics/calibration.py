@@ -7,6 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmmix.ops import calibration_errors
 from mmmix.registry import METRICS
 
+from .utils import to_int_label
+
 
 @METRICS.register_module()
 class CalibrationError(BaseMetric):
@@ -37,10 +39,8 @@ class CalibrationError(BaseMetric):
                 raise KeyError('CalibrationError needs pred_score in the '
                                'predictions (a classifier with a softmax '
                                'head)')
-            label = sample['gt_label']
-            label = int(label[0] if torch.is_tensor(label) and label.ndim
-                        else label)
-            self.results.append((sample['pred_score'].float().cpu(), label))
+            self.results.append((sample['pred_score'].float().cpu(),
+                                 to_int_label(sample['gt_label'])))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
         probs = torch.stack([r[0] for r in results])

@@ -7,6 +7,8 @@ from mmengine.evaluator import BaseMetric
 from mmmix.ops import knn_accuracy
 from mmmix.registry import METRICS
 
+from .utils import to_int_label
+
 
 def _check_positive_ints(name: str, values) -> tuple:
     values = (values, ) if isinstance(values, int) else tuple(values)
@@ -71,10 +73,8 @@ class KNNAccuracy(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            label = sample['gt_label']
-            label = int(label[0] if torch.is_tensor(label) and label.ndim
-                        else label)
-            self.results.append((sample['feat'].float().cpu(), label))
+            self.results.append((sample['feat'].float().cpu(),
+                                 to_int_label(sample['gt_label'])))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
         query = torch.stack([r[0] for r in results])
