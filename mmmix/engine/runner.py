@@ -10,6 +10,9 @@
   CUDA the process group is initialised with gloo, SyncBN layers are turned
   back into BN (SyncBN needs a GPU) and DDP gets no device ids.
 
+* mmengine's ``LoggerHook`` writes the test-metrics JSON from every rank
+  into one file; ``default_hooks.logger`` of that type is swapped for
+  :class:`~mmmix.engine.hooks.LoggerHook`, which writes it once.
 * Resuming continues the random draws of the interrupted run: an
   :class:`~mmmix.engine.hooks.RNGStateHook` is registered unless the config
   has one, so generator states travel in the checkpoint.
@@ -27,12 +30,13 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.device import get_device
 from mmengine.dist import is_distributed
+from mmengine.hooks import LoggerHook as _MMEngineLoggerHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner import Runner
 
-from mmmix.engine.hooks import RNGStateHook
+from mmmix.engine.hooks import LoggerHook, RNGStateHook
 from mmmix.registry import FUNCTIONS, RUNNERS
 
 
@@ -71,6 +75,15 @@ class MMMixRunner(Runner):
     """Runner used by mmmix's tools; same arguments as mmengine's Runner."""
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        default_hooks = dict(default_hooks or {})
+        logger = default_hooks.get('logger')
+        if isinstance(logger, dict) and logger.get('type') in (
+                'LoggerHook', 'mmengine.LoggerHook', _MMEngineLoggerHook):
+            logger = {k: v for k, v in logger.items() if k != '_scope_'}
+            logger['type'] = LoggerHook
+            default_hooks['logger'] = logger
+        elif 'logger' not in default_hooks:
+            default_hooks['logger'] = dict(type=LoggerHook)
         super().register_hooks(default_hooks, custom_hooks)
         if not any(isinstance(h, RNGStateHook) for h in self.hooks):
             self.register_hook(RNGStateHook())

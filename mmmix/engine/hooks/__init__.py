@@ -1,4 +1,5 @@
 from .knn_hook import KNNEvalHook
+from .logger_hook import LoggerHook
 from .rng_state_hook import RNGStateHook
 
-__all__ = ['KNNEvalHook', 'RNGStateHook']
+__all__ = ['KNNEvalHook', 'LoggerHook', 'RNGStateHook']
