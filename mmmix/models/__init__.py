@@ -3,3 +3,6 @@
 Grouped as mmpretrain groups them; the maths they use lives in mmmix.ops.
 """
 from .backbones import *  # noqa: F401,F403
+from .batch_augments import *  # noqa: F401,F403
+from .classifiers import *  # noqa: F401,F403
+from .decoders import *  # noqa: F401,F403

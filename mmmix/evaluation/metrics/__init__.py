@@ -1,4 +1,5 @@
 from .calibration import CalibrationError
 from .knn import KNNAccuracy
+from .ood import OODDetection
 
-__all__ = ['KNNAccuracy', 'CalibrationError']
+__all__ = ['KNNAccuracy', 'CalibrationError', 'OODDetection']

@@ -60,6 +60,8 @@ class PreActResNet(BaseBackbone):
     Args:
         depth (int): 18 (blocks 2-2-2-2) or 34 (3-4-6-3).
         in_channels (int): input channels. Defaults to 3.
+        base_channels (int): width of the stem and first stage; stages are
+            1x/2x/4x/8x this. Defaults to 64 (PreActResNet-18).
         out_indices (int | Sequence[int]): stages to return, in [0, 3].
             Defaults to (3, ).
         init_cfg (dict, optional): mmengine initialisation config.
@@ -67,19 +69,23 @@ class PreActResNet(BaseBackbone):
     arch_settings = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
 
     def __init__(self, depth: int = 18, in_channels: int = 3,
+                 base_channels: int = 64,
                  out_indices: Sequence[int] = (3, ), init_cfg=None):
         super().__init__(init_cfg)
         if depth not in self.arch_settings:
             raise KeyError(f'depth must be one of '
                            f'{sorted(self.arch_settings)}, got {depth}')
+        if not isinstance(base_channels, int) or base_channels < 1:
+            raise ValueError(
+                f'base_channels must be an integer >= 1, got {base_channels}')
         self.out_indices = _check_out_indices(out_indices, 4)
         self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False),
-            nn.BatchNorm2d(64), nn.ReLU(inplace=True))
-        channels, self.layers = 64, []
+            nn.Conv2d(in_channels, base_channels, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(base_channels), nn.ReLU(inplace=True))
+        channels, self.layers = base_channels, []
+        widths = [base_channels * m for m in (1, 2, 4, 8)]
         for i, (blocks, width, stride) in enumerate(
-                zip(self.arch_settings[depth], (64, 128, 256, 512),
-                    (1, 2, 2, 2))):
+                zip(self.arch_settings[depth], widths, (1, 2, 2, 2))):
             layer = []
             for b in range(blocks):
                 layer.append(PreActBlock(channels, width,

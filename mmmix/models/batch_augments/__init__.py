@@ -1,0 +1,3 @@
+from .align_mix import AlignMix
+
+__all__ = ['AlignMix']

@@ -1,0 +1,3 @@
+from .mixup_classifier import MixupClassifier, backbone_stages
+
+__all__ = ['MixupClassifier', 'backbone_stages']

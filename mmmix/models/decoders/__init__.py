@@ -1,0 +1,3 @@
+from .residual_decoder import ResidualDecoder
+
+__all__ = ['ResidualDecoder']
