@@ -3,10 +3,30 @@ import json
 from tests.test_tools.test_train_args import load_tool
 
 
-def test_sinkhorn_benchmark_runs_and_agrees_with_pot(capsys):
+def last_json(capsys):
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_sinkhorn_benchmark_prints_the_issue_format(capsys):
     bench = load_tool('benchmarks/sinkhorn.py')
-    bench.main(['--batch', '3', '--positions', '4', '--channels', '5',
-                '--iters', '300', '--repeats', '1'])
-    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert rec['positions'] == 4 and rec['pot_loop_over_mmmix'] > 0
-    assert rec['max_abs_diff'] < 1e-5
+    bench.main(['--sizes', '3,5,4', '2,3,6', '--iters', '50',
+                '--repeats', '1'])
+    rec = last_json(capsys)
+    assert [(s['b'], s['c'], s['r']) for s in rec['sizes']] == [
+        (3, 5, 4), (2, 3, 6)]
+    for s in rec['sizes']:
+        assert {'ours_ms', 'pot_ms', 'broadcast_ms', 'ours_marginal_err',
+                'pot_marginal_err'} <= set(s)
+        assert s['ours_ms'] > 0 and s['pot_ms'] > 0
+        assert s['ours_marginal_err'] >= 0
+
+
+def test_mixup_step_benchmark_prints_ratios(capsys):
+    bench = load_tool('benchmarks/mixup_step.py')
+    bench.main(['--batch', '4', '--size', '16', '--classes', '3',
+                '--steps', '1', '--warmup', '0'])
+    rec = last_json(capsys)
+    assert rec['alignmixup_over_input'] > 0
+    assert rec['alignmixup_over_none'] > 0
+    ratio = rec['alignmixup_ms'] / rec['none_ms']
+    assert abs(rec['alignmixup_over_none'] - ratio) < 0.01 * ratio

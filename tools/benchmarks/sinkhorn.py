@@ -22,6 +22,7 @@ The last line printed is a JSON object ``{"sizes": [...]}`` with
 pot_marginal_err`` per size.
 
 Usage: python tools/benchmarks/sinkhorn.py [--iters 100] [--repeats 5]
+       [--sizes 128,512,16 ...]
 """
 import argparse
 import json
@@ -74,11 +75,15 @@ def main(argv=None):
     parser.add_argument('--eps', type=float, default=0.1)
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--sizes', nargs='+', default=None,
+                        help='b,c,r triples (default: the three above)')
     args = parser.parse_args(argv)
+    sizes = SIZES if args.sizes is None else [
+        tuple(int(v) for v in s.split(',')) for s in args.sizes]
     g = torch.Generator().manual_seed(0)
     warnings.filterwarnings('ignore', module='ot')  # "did not converge"
     results = []
-    for b, c, r in SIZES:
+    for b, c, r in sizes:
         x = torch.randn(b, r, c, generator=g).relu()
         y = x[torch.randperm(b, generator=g)]
         x, y = x.to(args.device), y.to(args.device)

@@ -9,10 +9,11 @@ def n_params(m):
     return sum(p.numel() for p in m.parameters())
 
 
-def preact_reference_count(blocks=(2, 2, 2, 2), c_in=3):
-    total = c_in * 64 * 9 + 2 * 64  # stem conv (no bias) + BN
-    ch = 64
-    for stage, (n, w) in enumerate(zip(blocks, (64, 128, 256, 512))):
+def preact_reference_count(blocks=(2, 2, 2, 2), c_in=3, base=64):
+    total = c_in * base * 9 + 2 * base  # stem conv (no bias) + BN
+    ch = base
+    widths = (base, 2 * base, 4 * base, 8 * base)
+    for stage, (n, w) in enumerate(zip(blocks, widths)):
         for b in range(n):
             stride = 2 if stage and b == 0 else 1
             total += 2 * ch + ch * w * 9 + 2 * w + w * w * 9
@@ -38,6 +39,8 @@ def wrn_reference_count(depth=16, k=8, c_in=3):
 def test_parameter_counts_match_the_architecture():
     assert n_params(PreActResNet(18)) == preact_reference_count()
     assert n_params(PreActResNet(34)) == preact_reference_count((3, 4, 6, 3))
+    assert n_params(PreActResNet(18, in_channels=1, base_channels=16)) == \
+        preact_reference_count(c_in=1, base=16)
     assert n_params(WideResNet(16, 8)) == wrn_reference_count()
     assert n_params(WideResNet(28, 10)) == wrn_reference_count(28, 10)
     # the published sizes: WRN-16-8 ~11.0M, PreActResNet-18 ~11.2M
@@ -88,5 +91,7 @@ def test_bad_arguments():
         PreActResNet(20)
     with pytest.raises(ValueError, match='out_indices'):
         PreActResNet(18, out_indices=(4, ))
+    with pytest.raises(ValueError, match='base_channels'):
+        PreActResNet(18, base_channels=0)
     with pytest.raises(ValueError, match='6n'):
         WideResNet(15)
