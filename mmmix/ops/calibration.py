@@ -1,4 +1,5 @@
 """Calibration (ECE, OE) and out-of-distribution detection scores."""
+import math
 from typing import Dict, Tuple
 
 import torch
@@ -50,69 +51,93 @@ def ood_detection_scores(id_scores: torch.Tensor,
     """Detection of out-of-distribution samples from a confidence score.
 
     In-distribution (ID) samples are the positives; higher scores mean "more
-    in-distribution" (e.g. the maximum softmax probability).
+    in-distribution" (e.g. the maximum softmax probability). A sample is
+    called ID at threshold ``t`` when its score is ``>= t``.
+
+    All metrics come from one sort of the concatenated scores: for each
+    distinct score ``v`` (tied scores form a single threshold step) the
+    numbers of ID and OOD samples scored ``>= v`` and ``<= v``. Time is
+    O(N log N) and memory O(N) for N = ``len(id_scores) + len(ood_scores)``.
+
+    Args:
+        id_scores (Tensor): ``(N_id,)`` scores of the ID samples.
+        ood_scores (Tensor): ``(N_ood,)`` scores of the OOD samples.
+        threshold (float): threshold of ``det_acc``. Defaults to 0.5.
 
     Returns:
         dict (in %): ``det_acc`` at ``threshold`` (mean of the true
         positive and true negative rates), ``det_acc_best`` (the same at the
-        best threshold), ``auroc``, ``aupr_in`` (ID positive) and
-        ``aupr_out`` (OOD positive, scores negated).
+        best threshold, over every score and ``+inf``), ``auroc`` (ties count
+        one half), ``aupr_in`` (ID positive) and ``aupr_out`` (OOD positive,
+        scores negated). Both AUPRs are average precision as in
+        scikit-learn: ``sum_k (R_k - R_{k-1}) P_k`` over the distinct
+        scores, without interpolation.
     """
-    id_scores = id_scores.double().flatten()
-    ood_scores = ood_scores.double().flatten()
-    if not len(id_scores) or not len(ood_scores):
-        raise ValueError('id_scores and ood_scores must be non-empty')
+    id_scores = _check_scores(id_scores, 'id_scores')
+    ood_scores = _check_scores(ood_scores, 'ood_scores').to(id_scores.device)
+    threshold = float(threshold)
+    if math.isnan(threshold):
+        raise ValueError('threshold must not be NaN')
+    n_id, n_ood = len(id_scores), len(ood_scores)
 
-    def tpr_tnr_at(t):
-        return ((id_scores >= t).double().mean(),
-                (ood_scores < t).double().mean())
-
-    tpr, tnr = tpr_tnr_at(threshold)
+    # fixed threshold: ID if score >= threshold
+    tpr = (id_scores >= threshold).sum().double() / n_id
+    tnr = (ood_scores < threshold).sum().double() / n_ood
     det = 0.5 * (tpr + tnr)
-    cand = torch.cat([id_scores, ood_scores,
-                      torch.tensor([float('inf')], dtype=torch.float64)])
-    tpr_all = (id_scores[None] >= cand[:, None]).double().mean(1)
-    tnr_all = (ood_scores[None] < cand[:, None]).double().mean(1)
-    det_best = (0.5 * (tpr_all + tnr_all)).max()
+
+    # one ascending sort; per distinct score v (a run of ties): counts of
+    # ID / OOD samples with score == v, <= v and >= v
+    scores = torch.cat([id_scores, ood_scores])
+    is_id = torch.zeros(len(scores), dtype=torch.long, device=scores.device)
+    is_id[:n_id] = 1
+    sorted_scores, order = scores.sort()
+    is_id = is_id[order]
+    _, counts = torch.unique_consecutive(sorted_scores, return_counts=True)
+    ends = counts.cumsum(0) - 1  # index of the last sample of each run
+    id_le = is_id.cumsum(0)[ends]
+    ood_le = ends + 1 - id_le
+    zero = id_le.new_zeros(1)
+    id_eq = torch.diff(id_le, prepend=zero)
+    ood_eq = torch.diff(ood_le, prepend=zero)
+    id_ge = n_id - id_le + id_eq
+    ood_ge = n_ood - ood_le + ood_eq
+
+    # best threshold: t = each distinct score, plus t = +inf
+    tpr_all = id_ge.double() / n_id
+    tnr_all = (n_ood - ood_ge).double() / n_ood
+    tpr_inf = (id_scores == math.inf).sum().double() / n_id
+    tnr_inf = (ood_scores < math.inf).sum().double() / n_ood
+    det_best = torch.maximum((0.5 * (tpr_all + tnr_all)).max(),
+                             0.5 * (tpr_inf + tnr_inf))
+
+    # AUROC = P(id > ood) + 0.5 P(id == ood), counted exactly in integers
+    id_gt = n_id - id_le
+    pairs = (ood_eq * (2 * id_gt + id_eq)).sum()
+    auroc = pairs.double() / (2.0 * n_id * n_ood)
+
+    # average precision: recall steps by the positives of a run, precision
+    # over everything scored at or beyond that run
+    aupr_in = (id_eq * (id_ge.double() / (id_ge + ood_ge))).sum() / n_id
+    aupr_out = (ood_eq * (ood_le.double() / (ood_le + id_le))).sum() / n_ood
     return dict(
         det_acc=float(det) * 100,
         det_acc_best=float(det_best) * 100,
-        auroc=_roc_auc(id_scores, ood_scores) * 100,
-        aupr_in=_average_precision(id_scores, ood_scores) * 100,
-        aupr_out=_average_precision(-ood_scores, -id_scores) * 100)
+        auroc=float(auroc) * 100,
+        aupr_in=float(aupr_in) * 100,
+        aupr_out=float(aupr_out) * 100)
 
 
-def _roc_auc(pos: torch.Tensor, neg: torch.Tensor) -> float:
-    """P(pos > neg) + 0.5 P(pos == neg), by ranks (Mann-Whitney U)."""
-    scores = torch.cat([pos, neg])
-    order = scores.argsort()
-    ranks = torch.empty_like(scores)
-    sorted_scores = scores[order]
-    # average ranks of ties
-    uniq, inverse, counts = torch.unique_consecutive(
-        sorted_scores, return_inverse=True, return_counts=True)
-    ends = counts.cumsum(0).double()
-    avg = ends - (counts.double() - 1) / 2
-    ranks[order] = avg[inverse]
-    n_pos, n_neg = len(pos), len(neg)
-    u = ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2
-    return float(u / (n_pos * n_neg))
-
-
-def _average_precision(pos: torch.Tensor, neg: torch.Tensor) -> float:
-    """Average precision with ``pos`` as positives (step-wise, no ties
-    interpolation: thresholds at every distinct score, as scikit-learn)."""
-    scores = torch.cat([pos, neg])
-    is_pos = torch.cat([torch.ones_like(pos), torch.zeros_like(neg)])
-    order = scores.argsort(descending=True)
-    scores, is_pos = scores[order], is_pos[order]
-    tp = is_pos.cumsum(0)
-    fp = (1 - is_pos).cumsum(0)
-    # keep the last index of each run of equal scores
-    last = torch.ones_like(scores, dtype=torch.bool)
-    last[:-1] = scores[1:] != scores[:-1]
-    tp, fp = tp[last], fp[last]
-    precision = tp / (tp + fp)
-    recall = tp / len(pos)
-    prev = torch.cat([recall.new_zeros(1), recall[:-1]])
-    return float(((recall - prev) * precision).sum())
+def _check_scores(scores, name: str) -> torch.Tensor:
+    """``scores`` as a non-empty 1-D float64 tensor without NaN."""
+    scores = torch.as_tensor(scores)
+    if scores.dim() != 1:
+        raise ValueError(f'{name} must be 1-D, got shape '
+                         f'{tuple(scores.shape)}')
+    if not len(scores):
+        raise ValueError(f'{name} must be non-empty')
+    if scores.is_complex():
+        raise ValueError(f'{name} must be real numbers, got {scores.dtype}')
+    scores = scores.double()
+    if torch.isnan(scores).any():
+        raise ValueError(f'{name} contains NaN')
+    return scores
