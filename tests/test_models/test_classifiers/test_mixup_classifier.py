@@ -275,3 +275,31 @@ def test_hard_label_loss_is_refused():
         MODELS.build(bad)
     assert isinstance(MODELS.build(cfg([dict(level='none')])),
                       MixupClassifier)
+
+
+def _choose_on_rank(rank, world, port, out):
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}',
+                            rank=rank, world_size=world)
+    try:
+        model = MODELS.build(cfg(ALL_MODES))
+        np.random.seed(rank)  # different draws on each rank
+        out[rank] = [model.choose_mode() for _ in range(20)]
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_runs_the_mode_of_rank_zero():
+    import socket
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out = mp.Manager().dict()
+    mp.spawn(_choose_on_rank, args=(2, port, out), nprocs=2)
+    np.random.seed(0)
+    uniform = np.full(len(ALL_MODES), 1 / len(ALL_MODES))
+    expected = [int(np.random.choice(len(ALL_MODES), p=uniform))
+                for _ in range(20)]
+    assert out[1] == out[0] == expected
