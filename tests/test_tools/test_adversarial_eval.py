@@ -6,6 +6,7 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
 
+from mmmix.engine import build_runner
 from mmmix.registry import MODELS
 from mmmix.utils import register_all_modules
 from tests.test_tools.test_train_args import load_tool
@@ -119,6 +120,32 @@ def test_clean_error_matches_the_model_predictions(tool,
                 mistakes += int(sample.pred_label != sample.gt_label)
     rec = tool.evaluate(model, loader, args)
     assert rec['clean_error'] == 100 * mistakes / 16
+
+
+def test_top_level_data_preprocessor_is_used_as_by_the_runner(
+        tool, config_and_checkpoint, fashion_root, tmp_path):
+    # mmpretrain configs keep the normalisation in a top-level
+    # data_preprocessor, which mmengine's Runner merges into the model
+    _, ckpt = config_and_checkpoint
+    cfg = tiny_classifier_cfg(fashion_root)
+    cfg.data_preprocessor = cfg.model.pop('data_preprocessor')
+    cfg.work_dir = str(tmp_path)
+    cfg.load_from = ckpt
+    cfg.test_evaluator = dict(type='Accuracy', topk=(1, ))
+    cfg.test_cfg = dict()
+    runner = build_runner(cfg)
+    runner.load_or_resume()
+    runner.model.eval()
+    model, loader = tool.build_model_and_loader(cfg, ckpt)
+    torch.testing.assert_close(model.data_preprocessor.mean.flatten(),
+                               torch.tensor([72.94]))
+    fn = tool.UnitRangeClassifier(model)
+    with torch.no_grad():
+        for _, data in zip(range(2), runner.test_dataloader):
+            ref = torch.stack([s.pred_score
+                               for s in runner.model.test_step(data)])
+            ours = fn(fn.to_unit_range(data)).softmax(1)
+            torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-4)
 
 
 class Identity(BaseModel):

@@ -34,6 +34,7 @@ The last line printed is a JSON object with the results, e.g.
 ``--out`` also writes it to a file.
 """
 import argparse
+import copy
 import json
 import os.path as osp
 from fractions import Fraction
@@ -115,7 +116,12 @@ def build_model_and_loader(cfg: Config, checkpoint: str, seed: int = 0):
     if cfg.get('test_dataloader') is None:
         raise ValueError('the config has no test_dataloader')
     init_default_scope(cfg.get('default_scope', 'mmmix'))
-    model = MODELS.build(cfg.model)
+    model_cfg = copy.deepcopy(cfg.model)
+    if isinstance(model_cfg, dict) and cfg.get('data_preprocessor'):
+        # as mmengine's Runner does: a top-level data_preprocessor (where
+        # mmpretrain configs keep the normalisation) applies to the model
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
     load_checkpoint(model, checkpoint, map_location='cpu')
     model = model.to(get_device())
     model.eval()
