@@ -5,9 +5,11 @@ Reads, for each ``METHOD`` and seed ``S``, the run directory
 ``tools/test.py ... --work-dir ROOT/METHOD_seedS/test`` (the newest
 ``test/*/*.json``: ``accuracy/top1``, ``calibration/ece``, ``calibration/oe``)
 and ``tools/analysis/adversarial_eval.py ... --out
-ROOT/METHOD_seedS/adversarial.json``. Prints a markdown table (top-1 error,
-ECE, OE, FGSM and PGD error, all in %, sample standard deviation) and, as the
-last line, the same numbers as JSON.
+ROOT/METHOD_seedS/adversarial.json``, and optionally an OOD test
+(``tools/test.py OOD_CONFIG ... --work-dir ROOT/METHOD_seedS/ood``, the
+newest ``ood/*/*.json``: ``ood/auroc``). Prints a markdown table (top-1
+error, ECE, OE, FGSM and PGD error, OOD AUROC, all in %, sample standard
+deviation) and, as the last line, the same numbers as JSON.
 
 Usage::
 
@@ -22,7 +24,8 @@ import os.path as osp
 import numpy as np
 
 COLUMNS = (('top1_error', 'top-1 err'), ('ece', 'ECE'), ('oe', 'OE'),
-           ('fgsm_error', 'FGSM err'), ('pgd_error', 'PGD err'))
+           ('fgsm_error', 'FGSM err'), ('pgd_error', 'PGD err'),
+           ('ood_auroc', 'OOD AUROC'))
 
 
 def read_run(run_dir: str) -> dict:
@@ -40,6 +43,10 @@ def read_run(run_dir: str) -> dict:
             res = json.load(f)
         out.update(fgsm_error=res.get('fgsm_error'),
                    pgd_error=res.get('pgd_error'))
+    ood = sorted(glob.glob(osp.join(run_dir, 'ood', '*', '*.json')))
+    if ood:
+        with open(ood[-1]) as f:
+            out['ood_auroc'] = json.load(f).get('ood/auroc')
     return out
 
 
