@@ -5,6 +5,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import broadcast, get_world_size
 from mmpretrain.models.classifiers import ImageClassifier
@@ -12,7 +13,8 @@ from mmpretrain.structures import DataSample
 
 from mmmix.registry import BATCH_AUGMENTS, MODELS
 
-LEVELS = ('none', 'input', 'feature', 'embedding', 'recon')
+LEVELS = ('none', 'input', 'feature', 'embedding', 'logits', 'dense',
+          'recon')
 _MODE_KEYS = {'level', 'augment', 'stage'}
 
 
@@ -56,6 +58,13 @@ class MixupClassifier(ImageClassifier):
       backbone through a temporary forward hook (manifold mixup);
     * ``'embedding'``: ``augment`` (e.g. ``Mixup``) on the neck's output
       vector, before the head;
+    * ``'logits'``: ``augment`` (e.g. ``mmmix.MultiMix``, which returns
+      ``n`` mixed rows) on the head's logits; the head's loss module is
+      applied to the mixed logits and targets. For a head whose last layer
+      is linear this equals mixing that layer's input;
+    * ``'dense'``: ``mmmix.DenseMultiMix`` on the backbone's last feature
+      map with the head's linear ``fc`` applied at every position (needs a
+      head with an ``fc`` layer and a global-average-pooling neck or none);
     * ``'recon'``: AlignMixup/AE's clean mode: the embedding of the clean
       images is decoded by ``decoder`` and ``recon_weight * MSE(x_hat, x)``
       is the only loss (on the normalised images the model sees).
@@ -142,7 +151,7 @@ class MixupClassifier(ImageClassifier):
             raise ValueError(f'mix_modes[{i}].level must be one of {LEVELS}, '
                              f'got {level!r}')
         built = dict(level=level, augment=None, stage=None)
-        if level in ('input', 'feature', 'embedding'):
+        if level in ('input', 'feature', 'embedding', 'logits', 'dense'):
             if mode.get('augment') is None:
                 raise ValueError(f'mix_modes[{i}] (level {level!r}) needs an '
                                  'augment, e.g. dict(type="Mixup", '
@@ -158,6 +167,19 @@ class MixupClassifier(ImageClassifier):
                 raise ValueError(f'mix_modes[{i}].stage is only valid with '
                                  "level='feature'")
             built['stage'] = self._resolve_stage(i, mode['stage'])
+        if level == 'dense':
+            if not hasattr(built['augment'], 'loss'):
+                raise ValueError(f"mix_modes[{i}] (level 'dense') needs a "
+                                 'dense mixing loss such as '
+                                 'dict(type="mmmix.DenseMultiMix")')
+            if not isinstance(getattr(self.head, 'fc', None), nn.Linear):
+                raise ValueError(f"mix_modes[{i}] (level 'dense') needs a "
+                                 'head with a linear fc layer (e.g. '
+                                 'LinearClsHead)')
+            if self.with_neck and type(self.neck).__name__ != \
+                    'GlobalAveragePooling':
+                raise ValueError(f"mix_modes[{i}] (level 'dense') needs a "
+                                 'GlobalAveragePooling neck or none')
         if level == 'recon' and self.decoder is None:
             raise ValueError(f"mix_modes[{i}] is 'recon' but no decoder is "
                              'configured')
@@ -267,6 +289,19 @@ class MixupClassifier(ImageClassifier):
         elif level == 'feature':
             feats, mixed_scores = self._backbone_then_neck(
                 inputs, mode, scores)
+        elif level == 'logits':
+            logits = self.head(self.extract_feat(inputs))
+            mixed, mixed_scores = aug(logits, scores)
+            loss = self.head.loss_module(
+                mixed, mixed_scores, avg_factor=mixed.size(0))
+            return dict(loss=loss)
+        elif level == 'dense':
+            x = self.backbone(inputs)
+            x = x[-1] if isinstance(x, (tuple, list)) else x
+            labels = scores.argmax(1)
+            loss = aug.loss(x, scores, self.head.fc, labels)
+            weight = getattr(self.head.loss_module, 'loss_weight', 1.0)
+            return dict(loss=weight * loss)
         else:  # embedding
             feats = self.extract_feat(inputs)
             feats = tuple(feats) if isinstance(feats, (tuple, list)) else (

@@ -303,3 +303,54 @@ def test_every_rank_runs_the_mode_of_rank_zero():
     expected = [int(np.random.choice(len(ALL_MODES), p=uniform))
                 for _ in range(20)]
     assert out[1] == out[0] == expected
+
+
+def test_multimix_at_the_logits_is_the_mixed_soft_ce():
+    model = MODELS.build(cfg([dict(
+        level='logits', augment=dict(type='mmmix.MultiMix', n=40))]))
+    model.eval()
+    x, samples = data()
+    loss = model.loss(x, samples)['loss']
+    lam = model.mix_modes[0]['augment'].last_lam
+    assert lam.shape == (8, 40)
+    logits = model(x, mode='tensor')
+    torch.testing.assert_close(
+        loss, soft_ce(lam.t() @ logits, lam.t() @ one_hot(samples)))
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(), dict(attention='cam'), dict(attention='none'),
+    dict(attention_act='softmax'), dict(dense_loss_only=True), dict(m=3)
+])
+def test_dense_multimix_level_trains(kwargs):
+    model = MODELS.build(cfg([dict(
+        level='dense', augment=dict(type='mmmix.DenseMultiMix', n=30,
+                                    **kwargs))]))
+    x, samples = data()
+    loss = model.loss(x, samples)['loss']
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert model.head.fc.weight.grad is not None
+    assert model.backbone.stem[0].weight.grad is not None
+
+
+def test_multimix_bad_config():
+    with pytest.raises(ValueError, match='n must be an integer >= 1'):
+        MODELS.build(cfg([dict(level='logits',
+                               augment=dict(type='mmmix.MultiMix', n=0))]))
+    with pytest.raises(ValueError, match='alpha must be > 0'):
+        MODELS.build(cfg([dict(level='logits', augment=dict(
+            type='mmmix.MultiMix', alpha=-1.0))]))
+    with pytest.raises(ValueError, match='alpha_range'):
+        MODELS.build(cfg([dict(level='logits', augment=dict(
+            type='mmmix.MultiMix', alpha_range=(0, 2)))]))
+    with pytest.raises(ValueError, match='attention must be one of'):
+        MODELS.build(cfg([dict(level='dense', augment=dict(
+            type='mmmix.DenseMultiMix', attention='saliency'))]))
+    with pytest.raises(ValueError, match='dense mixing loss'):
+        MODELS.build(cfg([dict(level='dense', augment=MIXUP)]))
+    model = MODELS.build(cfg([dict(level='logits', augment=dict(
+        type='mmmix.MultiMix', n=5, m=9))]))
+    x, samples = data()
+    with pytest.raises(ValueError, match='m=9 exceeds the batch size 8'):
+        model.loss(x, samples)
