@@ -1,9 +1,10 @@
 # Dense MultiMix on Fashion-MNIST (same comparison as multimix_...): with
 # probability 1/2 input mixup (alpha_in = 2), else Dense MultiMix on the
 # 128x4x4 last-stage map (r = 16 positions, as on CIFAR): n = 1000
-# interpolations per position, attention u = GAP with h = l1 o ReLU (detached,
-# spec B8-7), column renormalisation, the linear head as a 1x1 conv, CE weighted
-# by the pre-normalisation column sums, mean over positions (B8-8).
+# interpolations per position, attention u = GAP with h = l1 o ReLU
+# (detached, spec B8-7), column renormalisation, the linear head as a 1x1
+# conv, CE weighted by the pre-normalisation column sums, mean over
+# positions (B8-8).
 _base_ = '../alignmixup/_base_/preactresnet18-w16_1xb128-3e_fashionmnist.py'
 
 model = dict(

@@ -28,5 +28,8 @@ def test_mixup_step_benchmark_prints_ratios(capsys):
     rec = last_json(capsys)
     assert rec['alignmixup_over_input'] > 0
     assert rec['alignmixup_over_none'] > 0
+    for key in ('multimix_over_none', 'dense_multimix_over_none',
+                'multimix_peak_mem_over_none', 'dense_peak_mem_over_none'):
+        assert rec[key] > 0
     ratio = rec['alignmixup_ms'] / rec['none_ms']
     assert abs(rec['alignmixup_over_none'] - ratio) < 0.01 * ratio

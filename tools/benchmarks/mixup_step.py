@@ -1,4 +1,4 @@
-"""Training-step time of AlignMixup against no mixup and input mixup.
+"""Training-step time and memory of AlignMixup and MultiMix vs no mixup.
 
 Builds the same :class:`~mmmix.models.MixupClassifier` (PreActResNet-18,
 GAP, linear head, soft-target cross-entropy) three times with a single
@@ -9,13 +9,22 @@ mixing mode each:
 * ``alignmixup``: ``AlignMix`` on the last-stage feature map (512x4x4 at
   32x32: 100 Sinkhorn iterations at most, official early stop), the most
   expensive of AlignMixup's modes, so the ratio is an upper bound for the
-  method's average step.
+  method's average step;
+* ``multimix``: ``MultiMix`` with ``n = 1000`` at the logits;
+* ``dense_multimix``: ``DenseMultiMix`` with ``n = 1000`` on the 4x4 map;
 
 and times full SGD steps (forward, backward, update) on one random batch.
 The three are measured round-robin (one step of each in turn, medians over
 ``--steps`` rounds) so that load changes on a shared machine hit them alike.
-The last line printed is a JSON object with the medians (ms) and the ratios
-``alignmixup_over_input`` and ``alignmixup_over_none``.
+The last line printed is a JSON object with the medians (ms), the ratios
+``alignmixup_over_input``, ``alignmixup_over_none``, ``multimix_over_none``,
+``dense_multimix_over_none`` and the peak-memory ratios
+``multimix_peak_mem_over_none`` and ``dense_peak_mem_over_none``.
+
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` over one step; on
+CPU (no allocator statistics) the bytes a step keeps alive at its peak,
+i.e. parameters, gradients, momentum buffers and the tensors saved for
+backward (counted once per storage with ``saved_tensors_hooks``).
 
 Usage: python tools/benchmarks/mixup_step.py [--batch 128] [--size 32]
 """
@@ -38,7 +47,40 @@ MODES = dict(
         level='feature',
         augment=dict(type='mmmix.AlignMix', alpha=2.0, eps=0.1,
                      max_iter=100, stop_rule='official')),
+    multimix=dict(level='logits', augment=dict(type='mmmix.MultiMix',
+                                               n=1000)),
+    dense_multimix=dict(level='dense',
+                        augment=dict(type='mmmix.DenseMultiMix', n=1000)),
 )
+
+
+def step_memory(model, opt, x, samples, device) -> int:
+    """Peak bytes of one training step (see the module docstring)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        loss = model.loss(x, samples)['loss']
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated()
+    saved = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model.loss(x, samples)['loss']
+    activations = sum(saved.values())
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    # parameters + gradients + momentum buffers + saved activations
+    return 3 * params + activations
 
 
 def build(mode, num_classes, device):
@@ -103,13 +145,24 @@ def main(argv=None):
             f'{n} {times[n][-1]:.0f} ms' for n in runs if times[n]),
               flush=True)
     med = {name: statistics.median(t) for name, t in times.items()}
+    mem = {name: step_memory(*runs[name], x, samples, device)
+           for name in runs}
     print(json.dumps(dict(
         batch=args.batch, size=args.size, device=args.device,
         threads=torch.get_num_threads(), steps=args.steps,
         none_ms=round(med['none'], 1), input_ms=round(med['input'], 1),
         alignmixup_ms=round(med['alignmixup'], 1),
         alignmixup_over_input=round(med['alignmixup'] / med['input'], 3),
-        alignmixup_over_none=round(med['alignmixup'] / med['none'], 3))))
+        alignmixup_over_none=round(med['alignmixup'] / med['none'], 3),
+        multimix_ms=round(med['multimix'], 1),
+        dense_multimix_ms=round(med['dense_multimix'], 1),
+        multimix_over_none=round(med['multimix'] / med['none'], 3),
+        dense_multimix_over_none=round(
+            med['dense_multimix'] / med['none'], 3),
+        peak_mem_mb={k: round(v / 2**20, 1) for k, v in mem.items()},
+        multimix_peak_mem_over_none=round(mem['multimix'] / mem['none'], 3),
+        dense_peak_mem_over_none=round(
+            mem['dense_multimix'] / mem['none'], 3))))
 
 
 if __name__ == '__main__':
