@@ -2,6 +2,7 @@
 from typing import Optional, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from mmmix.ops.multimix import (
     ATTENTION_ACTS,
@@ -90,13 +91,18 @@ class DenseMultiMix(MultiMix):
         attention_act (str): ``'l1_relu'`` (default) or ``'softmax'``.
         dense_loss_only (bool): the "MultiMix*" ablation (one ``Lambda`` for
             all positions, no attention, unweighted dense loss).
+        resolution (int, optional): average-pool the map to
+            ``resolution x resolution`` first (the dense-resolution
+            ablation: 1x1 and 2x2 on CIFAR's 4x4 map); the map as is by
+            default.
     """
 
     def __init__(self, n: int = 1000, m: Optional[int] = None,
                  alpha: Optional[float] = None,
                  alpha_range: Sequence[float] = (0.5, 2.0),
                  attention: str = 'gap', attention_act: str = 'l1_relu',
-                 dense_loss_only: bool = False):
+                 dense_loss_only: bool = False,
+                 resolution: Optional[int] = None):
         _check(n, m, alpha, alpha_range, 'DenseMultiMix')
         if attention not in ATTENTIONS:
             raise ValueError(f'DenseMultiMix: attention must be one of '
@@ -104,7 +110,12 @@ class DenseMultiMix(MultiMix):
         if attention_act not in ATTENTION_ACTS:
             raise ValueError(f'DenseMultiMix: attention_act must be one of '
                              f'{ATTENTION_ACTS}, got {attention_act!r}')
+        if resolution is not None and (not isinstance(resolution, int)
+                                       or resolution < 1):
+            raise ValueError('DenseMultiMix: resolution must be None or an '
+                             f'integer >= 1, got {resolution!r}')
         super().__init__(n, m, alpha, alpha_range)
+        self.resolution = resolution
         self.attention = attention
         self.attention_act = attention_act
         self.dense_loss_only = dense_loss_only
@@ -120,6 +131,12 @@ class DenseMultiMix(MultiMix):
         if feats.dim() != 4:
             raise ValueError('DenseMultiMix needs (b, d, h, w) feature maps,'
                              f' got {tuple(feats.shape)}')
+        if self.resolution is not None:
+            if min(feats.shape[-2:]) < self.resolution:
+                raise ValueError(
+                    f'DenseMultiMix: resolution={self.resolution} exceeds '
+                    f'the {feats.shape[-2]}x{feats.shape[-1]} feature map')
+            feats = F.adaptive_avg_pool2d(feats, self.resolution)
         z = feats.flatten(2)
         b, _, r = z.shape
         logits = torch.einsum('bdr,cd->bcr', z, fc.weight)

@@ -320,7 +320,8 @@ def test_multimix_at_the_logits_is_the_mixed_soft_ce():
 
 @pytest.mark.parametrize('kwargs', [
     dict(), dict(attention='cam'), dict(attention='none'),
-    dict(attention_act='softmax'), dict(dense_loss_only=True), dict(m=3)
+    dict(attention_act='softmax'), dict(dense_loss_only=True), dict(m=3),
+    dict(resolution=1), dict(resolution=2)
 ])
 def test_dense_multimix_level_trains(kwargs):
     model = MODELS.build(cfg([dict(
@@ -332,6 +333,25 @@ def test_dense_multimix_level_trains(kwargs):
     loss.backward()
     assert model.head.fc.weight.grad is not None
     assert model.backbone.stem[0].weight.grad is not None
+
+
+def test_dense_resolution_one_is_multimix_of_the_pooled_logits():
+    # at 1x1 there is one position with attention 1: Dense MultiMix is
+    # MultiMix of the GAP logits (same Dirichlet draws)
+    x, samples = data()
+    dense = MODELS.build(cfg([dict(level='dense', augment=dict(
+        type='mmmix.DenseMultiMix', n=25, resolution=1))]))
+    dense.eval()
+    torch.manual_seed(0)
+    loss = dense.loss(x, samples)['loss']
+    torch.manual_seed(0)
+    lam = dense.mix_modes[0]['augment'].weights(8, groups=(1, ))[0]
+    logits = dense(x, mode='tensor')
+    torch.testing.assert_close(
+        loss, soft_ce(lam.t() @ logits, lam.t() @ one_hot(samples)))
+    with pytest.raises(ValueError, match='resolution=8 exceeds'):
+        MODELS.build(cfg([dict(level='dense', augment=dict(
+            type='mmmix.DenseMultiMix', resolution=8))])).loss(x, samples)
 
 
 def test_multimix_bad_config():
