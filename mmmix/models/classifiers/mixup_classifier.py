@@ -18,6 +18,11 @@ LEVELS = ('none', 'input', 'feature', 'embedding', 'logits', 'dense',
 _MODE_KEYS = {'level', 'augment', 'stage'}
 
 
+def _as_tuple(x) -> tuple:
+    """Backbone / neck outputs as a tuple (they may be a bare tensor)."""
+    return tuple(x) if isinstance(x, (tuple, list)) else (x, )
+
+
 def backbone_stages(backbone) -> List[str]:
     """Names of a backbone's stages, in order, for integer ``stage`` keys.
 
@@ -240,7 +245,7 @@ class MixupClassifier(ImageClassifier):
         aug = mode['augment']
         if mode['stage'] is None:
             x = self.backbone(inputs)
-            x = tuple(x) if isinstance(x, (tuple, list)) else (x, )
+            x = _as_tuple(x)
             mixed, mixed_scores = aug(x[-1], scores)
             x = x[:-1] + (mixed, )
             return (self.neck(x) if self.with_neck else x), mixed_scores
@@ -273,7 +278,7 @@ class MixupClassifier(ImageClassifier):
         level, aug = mode['level'], mode['augment']
         if level == 'recon':
             emb = self.extract_feat(inputs)
-            emb = emb[-1] if isinstance(emb, (tuple, list)) else emb
+            emb = _as_tuple(emb)[-1]
             recon = self.decoder(emb)
             if recon.shape != inputs.shape:
                 raise ValueError(f'decoder output {tuple(recon.shape)} does '
@@ -297,15 +302,14 @@ class MixupClassifier(ImageClassifier):
             return dict(loss=loss)
         elif level == 'dense':
             x = self.backbone(inputs)
-            x = x[-1] if isinstance(x, (tuple, list)) else x
+            x = _as_tuple(x)[-1]
             labels = scores.argmax(1)
             loss = aug.loss(x, scores, self.head.fc, labels)
             weight = getattr(self.head.loss_module, 'loss_weight', 1.0)
             return dict(loss=weight * loss)
         else:  # embedding
             feats = self.extract_feat(inputs)
-            feats = tuple(feats) if isinstance(feats, (tuple, list)) else (
-                feats, )
+            feats = _as_tuple(feats)
             mixed, mixed_scores = aug(feats[-1], scores)
             feats = feats[:-1] + (mixed, )
         # fresh samples: the caller's keep their labels (a second call on
