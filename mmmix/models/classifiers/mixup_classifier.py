@@ -8,7 +8,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.dist import broadcast, get_world_size
+from mmengine.logging import print_log
 from mmpretrain.models.classifiers import ImageClassifier
+from mmpretrain.models.heads import (
+    LinearClsHead,
+    StackedLinearClsHead,
+    VisionTransformerClsHead,
+)
 from mmpretrain.structures import DataSample
 
 from mmmix.registry import BATCH_AUGMENTS, MODELS
@@ -21,6 +27,21 @@ _MODE_KEYS = {'level', 'augment', 'stage'}
 def _as_tuple(x) -> tuple:
     """Backbone / neck outputs as a tuple (they may be a bare tensor)."""
     return tuple(x) if isinstance(x, (tuple, list)) else (x, )
+
+
+#: heads whose logits are ``fc(pre_logits(x))`` with a linear ``fc``
+_AFFINE_LAST_FORWARDS = (LinearClsHead.forward, StackedLinearClsHead.forward,
+                         VisionTransformerClsHead.forward)
+
+
+def logits_are_affine(head) -> bool:
+    """Whether a head's last operation is a linear layer.
+
+    Then mixing its logits with weights summing to one equals mixing that
+    layer's input (``pre_logits``). Decided by the head's ``forward``: a
+    subclass that overrides it (e.g. a cosine classifier) is not trusted.
+    """
+    return getattr(type(head), 'forward', None) in _AFFINE_LAST_FORWARDS
 
 
 def backbone_stages(backbone) -> List[str]:
@@ -66,7 +87,10 @@ class MixupClassifier(ImageClassifier):
     * ``'logits'``: ``augment`` (e.g. ``mmmix.MultiMix``, which returns
       ``n`` mixed rows) on the head's logits; the head's loss module is
       applied to the mixed logits and targets. For a head whose last layer
-      is linear this equals mixing that layer's input;
+      is linear (``LinearClsHead``, ``StackedLinearClsHead``,
+      ``VisionTransformerClsHead``) this equals mixing that layer's input
+      at ``O(b c n)`` cost. Any other head falls back (with a warning at
+      build time) to mixing its input and running it on the mixed rows;
     * ``'dense'``: ``mmmix.DenseMultiMix`` on the backbone's last feature
       map with the head's linear ``fc`` applied at every position (needs a
       head with an ``fc`` layer and a global-average-pooling neck or none);
@@ -155,7 +179,16 @@ class MixupClassifier(ImageClassifier):
         if level not in LEVELS:
             raise ValueError(f'mix_modes[{i}].level must be one of {LEVELS}, '
                              f'got {level!r}')
-        built = dict(level=level, augment=None, stage=None)
+        built = dict(level=level, augment=None, stage=None,
+                     exact_logits=True)
+        if level == 'logits' and not logits_are_affine(self.head):
+            built['exact_logits'] = False
+            print_log(
+                f"mix_modes[{i}] (level 'logits'): "
+                f'{type(self.head).__name__} does not end with a linear '
+                'layer, so its logits cannot be mixed exactly; mixing its '
+                'input instead (one head pass per mixed row)',
+                logger='current', level=30)
         if level in ('input', 'feature', 'embedding', 'logits', 'dense'):
             if mode.get('augment') is None:
                 raise ValueError(f'mix_modes[{i}] (level {level!r}) needs an '
@@ -295,8 +328,13 @@ class MixupClassifier(ImageClassifier):
             feats, mixed_scores = self._backbone_then_neck(
                 inputs, mode, scores)
         elif level == 'logits':
-            logits = self.head(self.extract_feat(inputs))
-            mixed, mixed_scores = aug(logits, scores)
+            feats = self.extract_feat(inputs)
+            if mode['exact_logits']:
+                mixed, mixed_scores = aug(self.head(feats), scores)
+            else:
+                feats = _as_tuple(feats)
+                emb, mixed_scores = aug(feats[-1], scores)
+                mixed = self.head(feats[:-1] + (emb, ))
             loss = self.head.loss_module(
                 mixed, mixed_scores, avg_factor=mixed.size(0))
             return dict(loss=loss)
@@ -314,9 +352,13 @@ class MixupClassifier(ImageClassifier):
             feats = feats[:-1] + (mixed, )
         # fresh samples: the caller's keep their labels (a second call on
         # the same batch must not mix already-mixed scores)
+        # (MultiMix returns n != b rows: those carry no metainfo)
+        metas = [s.metainfo for s in data_samples] \
+            if len(mixed_scores) == len(data_samples) else \
+            [{}] * len(mixed_scores)
         targets = [
-            DataSample(metainfo=s.metainfo).set_gt_score(score)
-            for s, score in zip(data_samples, mixed_scores)
+            DataSample(metainfo=meta).set_gt_score(score)
+            for meta, score in zip(metas, mixed_scores)
         ]
         losses = self.head.loss(feats, targets)
         for name, value in (getattr(aug, 'last_info', None) or {}).items():

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmpretrain.models import ImageClassifier
+from mmpretrain.models import ImageClassifier, LinearClsHead
 from mmpretrain.structures import DataSample
 
 from mmmix.models.classifiers import MixupClassifier, backbone_stages
@@ -18,14 +18,14 @@ NUM_CLASSES = 5
 
 
 def cfg(mix_modes, **kwargs):
+    head = kwargs.pop('head', None) or dict(
+        type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=32,
+        loss=dict(type='CrossEntropyLoss', use_soft=True))
     return dict(
         type='mmmix.MixupClassifier',
         backbone=dict(type='mmmix.PreActResNet', base_channels=4,
                       in_channels=1),
-        neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=NUM_CLASSES,
-                  in_channels=32,
-                  loss=dict(type='CrossEntropyLoss', use_soft=True)),
+        neck=dict(type='GlobalAveragePooling'), head=head,
         mix_modes=mix_modes, **kwargs)
 
 
@@ -316,6 +316,90 @@ def test_multimix_at_the_logits_is_the_mixed_soft_ce():
     logits = model(x, mode='tensor')
     torch.testing.assert_close(
         loss, soft_ce(lam.t() @ logits, lam.t() @ one_hot(samples)))
+
+
+def test_multimix_logits_equal_mixed_embeddings():
+    # linear head: mixing logits == mixing the fc input with the same Lambda
+    x, samples = data()
+    logit_model = MODELS.build(cfg([dict(
+        level='logits', augment=dict(type='mmmix.MultiMix', n=30))]))
+    emb_model = MODELS.build(cfg([dict(
+        level='embedding', augment=dict(type='mmmix.MultiMix', n=30))]))
+    emb_model.load_state_dict(logit_model.state_dict())
+    logit_model.eval()
+    emb_model.eval()
+    torch.manual_seed(3)
+    a = logit_model.loss(x, samples)['loss']
+    torch.manual_seed(3)
+    b = emb_model.loss(x, samples)['loss']
+    torch.testing.assert_close(a, b)
+
+
+def test_multimix_logits_of_a_stacked_head_mix_its_last_fc_input():
+    model = MODELS.build(cfg(
+        [dict(level='logits', augment=dict(type='mmmix.MultiMix', n=20))],
+        head=dict(type='StackedLinearClsHead', num_classes=NUM_CLASSES,
+                  in_channels=32, mid_channels=[16],
+                  loss=dict(type='CrossEntropyLoss', use_soft=True))))
+    assert model.mix_modes[0]['exact_logits']
+    model.eval()
+    x, samples = data()
+    loss = model.loss(x, samples)['loss']
+    lam = model.mix_modes[0]['augment'].last_lam
+    pre = model.head.pre_logits(model.extract_feat(x))
+    logits = model.head.layers[-1](lam.t() @ pre)
+    torch.testing.assert_close(loss, soft_ce(logits, lam.t() @ one_hot(
+        samples)))
+
+
+@MODELS.register_module(force=True)
+class _CosineTestHead(LinearClsHead):
+    """A non-affine head: logits of normalised features and weights."""
+
+    def forward(self, feats):
+        x = F.normalize(self.pre_logits(feats), dim=1)
+        return 10 * x @ F.normalize(self.fc.weight, dim=1).t()
+
+
+def test_multimix_logits_fall_back_to_the_head_input_for_other_heads():
+    model = MODELS.build(cfg(
+        [dict(level='logits', augment=dict(type='mmmix.MultiMix', n=20))],
+        head=dict(type='mmmix._CosineTestHead', num_classes=NUM_CLASSES,
+                  in_channels=32,
+                  loss=dict(type='CrossEntropyLoss', use_soft=True))))
+    assert not model.mix_modes[0]['exact_logits']
+    model.eval()
+    x, samples = data()
+    loss = model.loss(x, samples)['loss']
+    lam = model.mix_modes[0]['augment'].last_lam
+    emb = model.extract_feat(x)[-1]
+    logits = model.head((lam.t() @ emb, ))
+    torch.testing.assert_close(loss, soft_ce(logits, lam.t() @ one_hot(
+        samples)))
+    # mixing its logits would be a different loss
+    wrong = soft_ce(lam.t() @ model.head((emb, )),
+                    lam.t() @ one_hot(samples))
+    assert not torch.allclose(loss, wrong)
+
+
+@pytest.mark.parametrize('mode', [
+    dict(level='input'), dict(level='feature', stage=0),
+    dict(level='feature', stage='layer2'), dict(level='feature'),
+    dict(level='embedding'), dict(level='logits')
+], ids=str)
+def test_multimix_interpolation_layer_switch(mode):
+    # the interpolation-layer ablation (thesis Fig. 5.4a): MultiMix at any
+    # level yields n mixed examples and n targets
+    model = MODELS.build(cfg([dict(
+        mode, augment=dict(type='mmmix.MultiMix', n=12))]))
+    x, samples = data()
+    calls = []
+    model.head.loss_module.register_forward_hook(
+        lambda m, args, out: calls.append(args[0].shape[0]))
+    loss = model.loss(x, samples)['loss']
+    assert calls == [12]
+    loss.backward()
+    assert model.backbone.stem[0].weight.grad is not None
 
 
 @pytest.mark.parametrize('kwargs', [
