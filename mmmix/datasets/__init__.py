@@ -1,4 +1,9 @@
+from .dml import CUB200DML, SOPDML, Cars196DML, FashionMNISTZeroShot, InShopDML
 from .fashion_mnist import FashionMNIST, read_idx
 from .noise import NoiseDataset
+from .samplers import ClassBalancedSampler
 
-__all__ = ['FashionMNIST', 'read_idx', 'NoiseDataset']
+__all__ = [
+    'FashionMNIST', 'read_idx', 'NoiseDataset', 'CUB200DML', 'Cars196DML',
+    'SOPDML', 'InShopDML', 'FashionMNISTZeroShot', 'ClassBalancedSampler'
+]

@@ -1,0 +1,345 @@
+"""Metrix (thesis ch. 4): mixup for deep metric learning.
+
+A metric-learning loss of the generic form (eq. 4.3)
+
+    l(a) = tau( sigma+( sum_x y rho+(s(a, x)) )
+              + sigma-( sum_x (1 - y) rho-(s(a, x)) ) )
+
+takes soft pair labels ``y`` in [0, 1] (eq. 4.9) once the positive and
+negative sums are weighted by ``y`` and ``1 - y``. This module is the one
+engine for that: :func:`mixing_pairs` draws the mixed examples (each
+distinct ordered pair of different classes at most once) and the mask of
+(anchor, mixed) terms, :func:`soft_labels` their labels, and
+:func:`soft_label_loss` evaluates a pytorch-metric-learning loss with soft
+labels, reading its hyper-parameters, distance and reducer from the PML
+instance so the clean and the mixed terms share one geometry. With hard
+0/1 labels it equals the PML loss (tested for every supported class).
+
+Weighted exp-sums are evaluated in the log domain:
+``log(1 + sum_k w_k e^{g_k}) = logsumexp([0, g_k + log w_k])`` over
+``w_k > 0`` (PML's ``lmu.logsumexp``), so ``lam -> 0 / 1`` never evaluates
+``log 0`` and an empty sum is 0.
+"""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from pytorch_metric_learning import losses as pml_losses
+from pytorch_metric_learning.distances import CosineSimilarity, LpDistance
+from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+
+#: PML loss classes in the generic form, as the thesis's Table 4.1 maps
+#: them (``GeneralizedLiftedStructureLoss`` is the lifted structure loss of
+#: Hermans et al.; ``ProxyNCALoss(softmax_scale=1/T)`` is ProxyNCA++).
+SUPPORTED_LOSSES = ('ContrastiveLoss', 'MultiSimilarityLoss',
+                    'GeneralizedLiftedStructureLoss', 'NCALoss',
+                    'ProxyAnchorLoss', 'ProxyNCALoss')
+PAIR_LOSSES = SUPPORTED_LOSSES[:4]
+PROXY_LOSSES = SUPPORTED_LOSSES[4:]
+PAIR_MODES = ('pos_neg', 'anc_neg', 'pos_pos', 'neg_neg')
+
+
+def loss_kind(loss) -> str:
+    """The supported PML class ``loss`` is, or a clear error."""
+    name = type(loss).__name__
+    for cls_name in SUPPORTED_LOSSES:
+        if type(loss) is getattr(pml_losses, cls_name):
+            return cls_name
+    hint = ''
+    if name == 'LiftedStructureLoss':
+        hint = (' (the per-pair lifted structure loss of Oh Song et al. is '
+                'not of the generic form; use GeneralizedLiftedStructureLoss)')
+    raise ValueError(
+        f'Metrix: loss {name} is not supported{hint}; supported losses '
+        f'(eq. 4.3) are {", ".join(SUPPORTED_LOSSES)}')
+
+
+# ---------------------------------------------------------------- pairs ----
+def hardest_negatives(sim: torch.Tensor, labels: torch.Tensor,
+                      k: int) -> torch.Tensor:
+    """``(B, B)`` bool: ``[a, j]`` iff ``j`` is one of ``a``'s ``k`` negatives
+    most similar to ``a`` (``sim`` is computed on clean embeddings; no
+    gradient flows through the choice)."""
+    neg = labels[:, None] != labels[None]
+    n_neg = int(neg.sum(1).min()) if len(labels) else 0
+    if k > n_neg:
+        raise ValueError(f'Metrix: hard_k={k} exceeds the {n_neg} negatives '
+                         'the anchor with the fewest has in this batch')
+    score = sim.detach().masked_fill(~neg, float('-inf'))
+    idx = score.topk(k, dim=1).indices
+    return torch.zeros_like(neg).scatter_(1, idx, True)
+
+
+def mixing_pairs(labels: torch.Tensor, mode: str = 'pos_neg',
+                 hard_k: Optional[int] = None,
+                 sim: Optional[torch.Tensor] = None,
+                 only_anchors_without_pos: bool = False
+                 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mixed examples and the (anchor, mixed) terms of one batch.
+
+    Returns ``I, J`` (``(K,)``: mixed example ``k`` is
+    ``mix_lam(x_I[k], x_J[k])``) and ``mask`` (``(B, K)`` bool: anchor
+    ``a`` sees mixed example ``k``). Each ordered pair appears once and
+    only pairs some anchor uses are kept (so input mixup forwards no more
+    than needed):
+
+    * ``'pos_neg'``: ``I`` a positive of ``a`` (not ``a``), ``J`` a negative
+      (eq. 4.11); ``'anc_neg'``: ``I = a``, ``J`` a negative;
+    * ``'pos_pos'``: two distinct positives of ``a``; ``'neg_neg'``: two
+      negatives of ``a`` of different classes (ablations).
+
+    ``hard_k`` keeps, for each anchor, only ``J`` among its ``k`` hardest
+    negatives (needs ``sim``, the clean ``(B, B)`` similarities);
+    ``only_anchors_without_pos`` restricts ``'anc_neg'`` to anchors with no
+    positive in the batch (the official code's choice, spec A4).
+    """
+    if mode not in PAIR_MODES:
+        raise ValueError(f'Metrix: pair mode must be one of {PAIR_MODES}, '
+                         f'got {mode!r}')
+    b = labels.numel()
+    same = labels[:, None] == labels[None]
+    eye = torch.eye(b, dtype=torch.bool, device=labels.device)
+    pos = same & ~eye
+    hard = None
+    if hard_k is not None:
+        if sim is None:
+            raise ValueError('Metrix: hard_k needs the clean similarities')
+        hard = hardest_negatives(sim, labels, hard_k)
+    # candidate ordered pairs (i, j) and the (a, i, j) rule, as (B, B, B)
+    # bool tensors would be B^3; build per mode from (B, B) factors instead
+    if mode in ('pos_neg', 'anc_neg'):
+        cand = ~same                                   # c_i != c_j
+    elif mode == 'pos_pos':
+        cand = pos
+    else:
+        cand = ~same
+    i_idx, j_idx = cand.nonzero(as_tuple=True)
+    if mode == 'pos_neg':
+        # a ~ i (a != i) and j a (hard) negative of a: j is then a negative
+        # of a because c_i = c_a != c_j
+        mask = pos[:, i_idx]
+        if hard is not None:
+            mask = mask & hard[:, j_idx]
+    elif mode == 'anc_neg':
+        mask = eye[:, i_idx]
+        if hard is not None:
+            mask = mask & hard[:, j_idx]
+        if only_anchors_without_pos:
+            mask = mask & ~pos.any(1, keepdim=True)
+    elif mode == 'pos_pos':
+        mask = pos[:, i_idx] & pos[:, j_idx]
+    else:
+        mask = ~same[:, i_idx] & ~same[:, j_idx]
+        if hard is not None:
+            mask = mask & hard[:, i_idx] & hard[:, j_idx]
+    used = mask.any(0)
+    return i_idx[used], j_idx[used], mask[:, used]
+
+
+def sample_lam(alpha: float, k: int, lam_mode: str = 'batch',
+               device=None) -> torch.Tensor:
+    """``lam ~ Beta(alpha, alpha)``: one for the batch (a 0-d tensor) or
+    one per mixed example (``(k,)``)."""
+    beta = torch.distributions.Beta(torch.tensor(float(alpha)),
+                                    torch.tensor(float(alpha)))
+    lam = beta.sample(() if lam_mode == 'batch' else (k, ))
+    return lam.to(device)
+
+
+def soft_labels(anchor_labels: torch.Tensor, labels: torch.Tensor,
+                i_idx: torch.Tensor, j_idx: torch.Tensor,
+                lam) -> torch.Tensor:
+    """``(A, K)`` labels of mixed examples relative to anchors of class
+    ``anchor_labels``: ``lam [c = c_i] + (1 - lam) [c = c_j]``.
+
+    This one rule gives ``lam`` for positive-negative and anchor-negative
+    mixes, 1 for positive-positive and 0 for negative-negative ones, and
+    the two-hot class vector when the anchors are class proxies.
+    """
+    lam = torch.as_tensor(lam, dtype=torch.get_default_dtype(),
+                          device=labels.device)
+    ci, cj = labels[i_idx], labels[j_idx]
+    hit_i = (anchor_labels[:, None] == ci[None]).to(lam.dtype)
+    hit_j = (anchor_labels[:, None] == cj[None]).to(lam.dtype)
+    return lam * hit_i + (1 - lam) * hit_j
+
+
+def mix(x: torch.Tensor, i_idx: torch.Tensor, j_idx: torch.Tensor,
+        lam) -> torch.Tensor:
+    """``lam x[i] + (1 - lam) x[j]`` (``lam`` a scalar or one per row)."""
+    lam = torch.as_tensor(lam, dtype=x.dtype, device=x.device)
+    if lam.dim():
+        lam = lam.view(-1, *([1] * (x.dim() - 1)))
+    return torch.lerp(x[j_idx], x[i_idx], lam)
+
+
+def mixed_unit_similarity(emb: torch.Tensor, i_idx: torch.Tensor,
+                          j_idx: torch.Tensor, lam) -> torch.Tensor:
+    """Cosine similarities ``(B, K)`` of unit-norm ``emb`` to the
+    re-normalised embedding mixes, from the ``(B, B)`` Gram matrix alone.
+
+    For unit vectors ``<z_a, z_i> = G[a, i]`` and
+    ``|lam z_i + (1 - lam) z_j|^2 = lam^2 + (1 - lam)^2 + 2 lam (1 - lam)
+    G[i, j]``, so no ``(K, d)`` tensor is formed: ``O(B K)`` instead of
+    ``O(B K d)``.
+    """
+    lam = torch.as_tensor(lam, dtype=emb.dtype, device=emb.device)
+    gram = emb @ emb.t()
+    num = lam * gram[:, i_idx] + (1 - lam) * gram[:, j_idx]
+    sq = lam ** 2 + (1 - lam) ** 2 + 2 * lam * (1 - lam) * gram[i_idx,
+                                                                j_idx]
+    return num * sq.clamp_min(1e-12).rsqrt()
+
+
+def gram_trick_applies(loss) -> bool:
+    """Whether :func:`mixed_unit_similarity` gives ``loss.distance`` of the
+    mixed embeddings (cosine or L2 distance on normalised embeddings)."""
+    dist = getattr(loss, 'distance', None)
+    if not getattr(dist, 'normalize_embeddings', False):
+        return False
+    if type(dist) is CosineSimilarity:
+        return True
+    return type(dist) is LpDistance and dist.p == 2 and dist.power in (1, 2)
+
+
+def unit_similarity_to_distance(loss, sim: torch.Tensor) -> torch.Tensor:
+    """``loss.distance`` values of unit vectors with cosine ``sim``."""
+    dist = loss.distance
+    if type(dist) is CosineSimilarity:
+        return sim
+    sq = (2 - 2 * sim).clamp_min(0)
+    return sq if dist.power == 2 else torch.sqrt(sq.clamp_min(1e-12))
+
+
+# ----------------------------------------------------------------- loss ----
+def _log_weighted_sum(g, w, add_one, dim):
+    """``log([1 +] sum w e^g)`` over ``w > 0``; 0 where no ``w > 0``."""
+    keep = w > 0
+    logw = torch.log(torch.where(keep, w, torch.ones_like(w)))
+    return lmu.logsumexp(g + logw, keep_mask=keep, add_one=add_one,
+                         dim=dim).squeeze(dim)
+
+
+def _pair_loss_dict(loss, kind, mat, y, support):
+    """Per-anchor (or per-pair) soft-label terms of a pair-based loss.
+
+    ``mat`` is ``loss.distance(anchors, refs)`` ``(A, K)``, ``y`` the soft
+    labels and ``support`` the (anchor, ref) terms that enter the sums.
+    """
+    dist = loss.distance
+    w_pos = torch.where(support, y, torch.zeros_like(y))
+    w_neg = torch.where(support, 1 - y, torch.zeros_like(y))
+    anchors = torch.arange(mat.shape[0], device=mat.device)
+    if kind == 'ContrastiveLoss':
+        # additive: per-pair losses weighted by y and 1 - y, reduced by the
+        # loss's own reducer over the pairs that enter each sum
+        out = {}
+        for name, w, rho, rtype in (
+                ('pos_loss', w_pos,
+                 F.relu(dist.margin(mat, loss.pos_margin)), 'pos_pair'),
+                ('neg_loss', w_neg,
+                 F.relu(dist.margin(loss.neg_margin, mat)), 'neg_pair')):
+            a, k = (w > 0).nonzero(as_tuple=True)
+            out[name] = dict(losses=w[a, k] * rho[a, k], indices=(a, k),
+                             reduction_type=rtype)
+        return out
+    if kind == 'MultiSimilarityLoss':
+        pos = _log_weighted_sum(loss.alpha * dist.margin(mat, loss.base),
+                                w_pos, True, 1) / loss.alpha
+        neg = _log_weighted_sum(loss.beta * dist.margin(loss.base, mat),
+                                w_neg, True, 1) / loss.beta
+        return dict(loss=dict(losses=pos + neg, indices=anchors,
+                              reduction_type='element'))
+    if kind == 'GeneralizedLiftedStructureLoss':
+        pos = _log_weighted_sum(dist.margin(mat, loss.pos_margin), w_pos,
+                                False, 1)
+        neg = _log_weighted_sum(dist.margin(loss.neg_margin, mat), w_neg,
+                                False, 1)
+        return dict(loss=dict(losses=F.relu(pos + neg), indices=anchors,
+                              reduction_type='element'))
+    # NCALoss: -log sum_k y_k softmax_k over the anchor's support
+    logits = loss.softmax_scale * (mat if dist.is_inverted else -mat)
+    return _nca_dict(logits, w_pos, support)
+
+
+def _nca_dict(logits, w_pos, support):
+    logits = logits.masked_fill(~support, float('-inf'))
+    log_p = logits.log_softmax(1)
+    log_p = torch.where(support, log_p, torch.zeros_like(log_p))
+    keep = (w_pos > 0).any(1)
+    loss = -_log_weighted_sum(log_p, w_pos, False, 1)
+    idx = torch.arange(len(loss), device=loss.device)
+    return dict(loss=dict(losses=loss[keep], indices=idx[keep],
+                          reduction_type='element'))
+
+
+def soft_label_loss(loss, anchors: Optional[torch.Tensor],
+                    refs: Optional[torch.Tensor], y: torch.Tensor,
+                    support: Optional[torch.Tensor] = None,
+                    mat: Optional[torch.Tensor] = None,
+                    anchor_labels: Optional[torch.Tensor] = None
+                    ) -> torch.Tensor:
+    """A PML loss of the generic form evaluated with soft labels (eq. 4.9).
+
+    Pair-based losses (contrastive, multi-similarity, generalized lifted
+    structure, NCA): ``anchors`` ``(A, d)`` are scored against ``refs``
+    ``(K, d)`` with ``loss.distance`` (or ``mat`` ``(A, K)`` given
+    directly), ``y`` ``(A, K)`` are the labels and ``support`` ``(A, K)``
+    the terms that enter the sums.
+
+    Proxy losses: the anchors of ProxyAnchor are its proxies and ``y`` is
+    ``(K, C)`` (mixed example x class); ``support`` chooses the proxies
+    that see each mixed example. For ProxyNCA the mixed examples are the
+    anchors, scored against all proxies (PML's softmax denominator) with
+    their soft class labels ``y`` ``(K, C)``.
+
+    The result is reduced by the loss's own reducer; with 0/1 labels it
+    equals the PML loss.
+    """
+    kind = loss_kind(loss)
+    if support is None:
+        support = torch.ones_like(y, dtype=torch.bool)
+    if support.shape != y.shape:
+        raise ValueError(f'Metrix: support {tuple(support.shape)} and '
+                         f'labels {tuple(y.shape)} differ in shape')
+    device = y.device
+    if kind in PAIR_LOSSES:
+        if mat is None:
+            mat = loss.distance(anchors, refs)
+        if mat.shape != y.shape:
+            raise ValueError(f'Metrix: similarities {tuple(mat.shape)} and '
+                             f'labels {tuple(y.shape)} differ in shape')
+        loss_dict = _pair_loss_dict(loss, kind, mat, y.to(mat.dtype),
+                                    support)
+        emb = anchors if anchors is not None else mat
+    elif kind == 'ProxyAnchorLoss':
+        loss.cast_types(refs.dtype, device)
+        cos = loss.get_logits(refs)                     # (K, C)
+        y = y.to(cos.dtype)
+        w_pos = torch.where(support, y, torch.zeros_like(y))
+        w_neg = torch.where(support, 1 - y, torch.zeros_like(y))
+        dist = loss.distance
+        pos = _log_weighted_sum(loss.alpha * dist.margin(cos, loss.margin),
+                                w_pos, True, 0)
+        neg = _log_weighted_sum(loss.alpha * dist.margin(-loss.margin, cos),
+                                w_neg, True, 0)
+        idx = torch.arange(loss.num_classes, device=device)
+        loss_dict = dict(
+            pos_loss=dict(losses=pos, indices=idx, reduction_type='element',
+                          divisor=int((w_pos > 0).any(0).sum())),
+            neg_loss=dict(losses=neg, indices=idx, reduction_type='element',
+                          divisor=loss.num_classes))
+        emb = refs
+    else:  # ProxyNCALoss
+        loss.cast_types(refs.dtype, device)
+        dmat = loss.distance(refs, loss.proxies)        # (K, C)
+        logits = loss.softmax_scale * (dmat if loss.distance.is_inverted
+                                       else -dmat)
+        loss_dict = _nca_dict(logits, y.to(logits.dtype), support)
+        emb = refs
+    labels = anchor_labels if anchor_labels is not None else torch.zeros(
+        len(emb), dtype=torch.long, device=device)
+    for value in loss_dict.values():
+        if value['losses'].numel() == 0:
+            value['losses'] = 0     # PML's "no terms": a zero loss, no NaN
+    return loss.reducer(loss_dict, emb, labels)
