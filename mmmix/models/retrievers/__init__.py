@@ -1,0 +1,3 @@
+from .metric_retriever import MetricRetriever
+
+__all__ = ['MetricRetriever']
