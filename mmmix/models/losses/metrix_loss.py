@@ -13,8 +13,10 @@ from mmmix.ops.metrix import (
     gram_trick_applies,
     loss_kind,
     mix,
-    mixed_unit_similarity,
+    mixed_unit_similarity_terms,
     mixing_pairs,
+    pair_terms_loss_dict,
+    reduce_loss_dict,
     sample_lam,
     soft_label_loss,
     soft_labels,
@@ -153,13 +155,22 @@ class MetrixLoss(nn.Module):
         lam = sample_lam(self.alpha, len(i), self.lam_mode, emb.device)
         self.last_info['lam'] = float(lam.mean())
         if self.kind in PAIR_LOSSES:
-            y = soft_labels(labels, labels, i, j, lam)
             if mix_fn is None and gram_trick_applies(self.loss):
-                mat = unit_similarity_to_distance(
-                    self.loss, mixed_unit_similarity(emb, i, j, lam))
-                mixed = soft_label_loss(self.loss, emb, None, y, mask,
-                                        mat=mat, anchor_labels=labels)
+                # embedding mixes scored from the Gram matrix, at the
+                # (anchor, mixed) terms only
+                a_idx, k_idx = mask.nonzero(as_tuple=True)
+                values = unit_similarity_to_distance(
+                    self.loss, mixed_unit_similarity_terms(
+                        emb, i, j, lam, a_idx, k_idx))
+                lam_t = lam[k_idx] if lam.dim() else lam
+                y = lam_t * (labels[a_idx] == labels[i[k_idx]]) + (
+                    1 - lam_t) * (labels[a_idx] == labels[j[k_idx]])
+                mixed = reduce_loss_dict(
+                    self.loss, pair_terms_loss_dict(
+                        self.loss, self.kind, values, y.to(values.dtype),
+                        a_idx, len(emb)), emb, labels)
             else:
+                y = soft_labels(labels, labels, i, j, lam)
                 refs = mix_fn(i, j, lam) if mix_fn else mix(emb, i, j, lam)
                 mixed = soft_label_loss(self.loss, emb, refs, y, mask,
                                         anchor_labels=labels)

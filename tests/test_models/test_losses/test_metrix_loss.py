@@ -29,17 +29,37 @@ def test_clean_term_is_the_pml_loss_with_its_miner():
     torch.testing.assert_close(out['loss_clean'], ref)
 
 
+@pytest.mark.parametrize('loss', [
+    MS, dict(type='ContrastiveLoss', neg_margin=0.5),
+    dict(type='NCALoss', softmax_scale=5),
+    dict(type='GeneralizedLiftedStructureLoss', neg_margin=0.4)])
 @pytest.mark.parametrize('mode', ['pos_neg', 'anc_neg'])
-def test_embedding_mixing_equals_the_explicit_formula(mode):
-    # the Gram-matrix path equals scoring explicitly mixed embeddings
+@pytest.mark.parametrize('lam_mode', ['batch', 'pair'])
+def test_gram_path_equals_explicit_embedding_mixes(loss, mode, lam_mode):
+    # the sparse Gram-matrix path equals scoring explicit mixes densely;
+    # gradients agree through the neck's l2 normalisation (the Gram path
+    # mixes unit vectors, so it has no radial component)
+    raw, labels = batch(seed=1)
+    raw = (raw.detach() * 1.7).requires_grad_()
+    emb = F.normalize(raw, dim=1)
+    wrapper = MetrixLoss(loss, pair_modes=(mode, ), lam_mode=lam_mode)
+    torch.manual_seed(0)
+    out = wrapper(emb, labels)['loss_mix']
+    torch.manual_seed(0)
+    explicit = wrapper(emb, labels, mix_fn=lambda i, j, lam: mix(
+        emb, i, j, lam))['loss_mix']
+    torch.testing.assert_close(out, explicit)
+    g1, = torch.autograd.grad(out, raw, retain_graph=True)
+    g2, = torch.autograd.grad(explicit, raw)
+    torch.testing.assert_close(g1, g2)
+
+
+@pytest.mark.parametrize('mode', ['pos_neg', 'anc_neg'])
+def test_embedding_mixing_equals_the_engine_by_hand(mode):
     emb, labels = batch(seed=1)
     wrapper = MetrixLoss(MS, pair_modes=(mode, ), mixing_weight=0.4)
     torch.manual_seed(0)
     out = wrapper(emb, labels)
-    torch.manual_seed(0)
-    explicit = wrapper(emb, labels, mix_fn=lambda i, j, lam: mix(
-        emb, i, j, lam))
-    torch.testing.assert_close(out['loss_mix'], explicit['loss_mix'])
     # and the engine by hand: w * soft-label loss of the mixed set
     torch.manual_seed(0)
     torch.randint(1, ())   # the pair-mode draw
