@@ -33,3 +33,19 @@ def test_mixup_step_benchmark_prints_ratios(capsys):
         assert rec[key] > 0
     ratio = rec['alignmixup_ms'] / rec['none_ms']
     assert abs(rec['alignmixup_over_none'] - ratio) < 0.01 * ratio
+
+
+def test_metrix_benchmark_reports_equal_losses_and_ratios(capsys):
+    bench = load_tool('benchmarks/metrix.py')
+    bench.main(['--classes', '4', '--per-class', '3', '--channels', '8',
+                '--size', '3', '--dim', '6', '--steps', '1'])
+    rec = last_json(capsys)
+    # 12 images, 3 per class: 12 * 2 positives * 9 negatives triplets,
+    # 12 * 9 distinct ordered pairs
+    assert rec['mixed_reference'] == 216 and rec['mixed_ours'] == 108
+    assert abs(rec['loss_ours'] - rec['loss_reference']) < 1e-5
+    for key in ('speedup', 'memory_ratio', 'embed_over_baseline'):
+        assert rec[key] > 0
+    assert rec['memory_ratio'] < 1
+    ratio = rec['ms_reference'] / rec['ms_ours']
+    assert abs(rec['speedup'] - ratio) < 0.01 * ratio

@@ -1,0 +1,12 @@
+# Multi-similarity (MS) loss + Metrix/feature (layer4 feature maps mixed; all
+# pairs) on Cars196: ResNet-50 with d = 512, the thesis recipe; thesis Table
+# 4.3, row "MS +Metrix".
+_base_ = [
+    './_base_/models/resnet50_metrix_ms.py',
+    './_base_/datasets/cars196_bs100.py',
+    './_base_/schedules/adamw_lr1e-4-x0.5_100e.py',
+    './_base_/default_runtime.py',
+]
+
+model = dict(
+    mix_modes=[dict(level='feature')])

@@ -1,0 +1,16 @@
+# Proxy Anchor (PA) loss + no mixup (the baseline) on Cars196: ResNet-50 with
+# d = 512, the thesis recipe; thesis Table 4.3, row "PA".
+_base_ = [
+    './_base_/models/resnet50_metrix_proxyanchor.py',
+    './_base_/datasets/cars196_bs100.py',
+    './_base_/schedules/adamw_lr1e-4-x0.5_100e.py',
+    './_base_/default_runtime.py',
+]
+
+model = dict(
+    loss=dict(loss=dict(num_classes=98)),  # training classes
+    mix_modes=[dict(level='none')])
+# proxies at lr x 100 (official code)
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        custom_keys={'loss_module.loss.proxies': dict(lr_mult=100)}))
