@@ -21,7 +21,7 @@ import glob
 import json
 import os.path as osp
 
-import numpy as np
+from mmmix.utils.profiling import mean_std
 
 COLUMNS = (('top1_error', 'top-1 err'), ('ece', 'ECE'), ('oe', 'OE'),
            ('fgsm_error', 'FGSM err'), ('pgd_error', 'PGD err'),
@@ -50,15 +50,6 @@ def read_run(run_dir: str) -> dict:
     return out
 
 
-def summarise(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return dict(mean=float(np.mean(values)),
-                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.,
-                n=len(values))
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root')
@@ -75,7 +66,7 @@ def main(argv=None):
         if not runs:
             raise FileNotFoundError(f'no runs of {method} under {args.root}')
         table[method] = {
-            key: summarise([r.get(key) for r in runs])
+            key: mean_std([r.get(key) for r in runs])
             for key, _ in COLUMNS
         }
     print('| method | seeds | ' + ' | '.join(h for _, h in COLUMNS) + ' |')

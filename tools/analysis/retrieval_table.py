@@ -19,7 +19,7 @@ import json
 import os.path as osp
 import re
 
-import numpy as np
+from mmmix.utils.profiling import mean_std
 
 _STAMP = re.compile(r'^((?:\d{4}/)?\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')
 
@@ -56,15 +56,6 @@ def read_run(run_dir: str) -> dict:
     return out
 
 
-def summarise(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return dict(mean=float(np.mean(values)),
-                std=float(np.std(values, ddof=1)) if len(values) > 1 else 0.,
-                n=len(values))
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('root')
@@ -76,7 +67,7 @@ def main(argv=None):
         runs = [read_run(osp.join(args.root, f'{method}_seed{s}'))
                 for s in args.seeds]
         keys = [k for k in runs[0]]
-        table[method] = {k: summarise([r.get(k) for r in runs])
+        table[method] = {k: mean_std([r.get(k) for r in runs])
                          for k in keys}
     columns = [k for k in next(iter(table.values()))]
     print('| method | ' + ' | '.join(columns) + ' |')

@@ -40,6 +40,7 @@ import torch
 from mmmix.models.losses import MetrixLoss
 from mmmix.models.necks import AvgMaxPoolLinearL2Neck
 from mmmix.ops.metrix import mix, mixing_pairs, soft_label_loss, soft_labels
+from mmmix.utils.profiling import saved_tensor_bytes
 
 
 def kept_bytes(fn, device):
@@ -51,17 +52,9 @@ def kept_bytes(fn, device):
         fn().backward()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated()
-    saved = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        saved[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = fn()
+    loss, kept = saved_tensor_bytes(fn)
     loss.backward()
-    return sum(saved.values())
+    return kept
 
 
 def triplets(labels):

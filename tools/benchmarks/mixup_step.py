@@ -39,6 +39,7 @@ from mmpretrain.structures import DataSample
 
 from mmmix.registry import MODELS
 from mmmix.utils import register_all_modules
+from mmmix.utils.profiling import saved_tensor_bytes
 
 MODES = dict(
     none=dict(level='none'),
@@ -65,16 +66,9 @@ def step_memory(model, opt, x, samples, device) -> int:
         opt.step()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated()
-    saved = {}
-
-    def pack(t):
-        storage = t.untyped_storage()
-        saved[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = model.loss(x, samples)['loss']
-    activations = sum(saved.values())
+    losses, activations = saved_tensor_bytes(
+        lambda: model.loss(x, samples))
+    loss = losses['loss']
     opt.zero_grad()
     loss.backward()
     opt.step()
