@@ -61,6 +61,28 @@ def backbone_stages(backbone) -> List[str]:
     return []
 
 
+def resolve_stage(backbone, stage, field: str) -> str:
+    """Module name of a backbone stage given by index (into
+    :func:`backbone_stages`) or by module name; ``field`` names the config
+    key in errors."""
+    stages = backbone_stages(backbone)
+    if isinstance(stage, int):
+        if not -len(stages) <= stage < len(stages):
+            raise ValueError(
+                f'{field}={stage} is out of range for '
+                f'{type(backbone).__name__}, whose stages are {stages} '
+                f'(index in [{-len(stages)}, {len(stages) - 1}] or a module '
+                'name)')
+        return stages[stage]
+    names = dict(backbone.named_modules())
+    if not isinstance(stage, str) or stage not in names or not stage:
+        children = [n for n, _ in backbone.named_children()]
+        raise ValueError(
+            f'{field}={stage!r} is not a module of {type(backbone).__name__};'
+            f' its stages are {stages} (children: {children})')
+    return stage
+
+
 @MODELS.register_module()
 class MixupClassifier(ImageClassifier):
     """Image classifier trained with mixup at a level drawn per iteration.
@@ -204,7 +226,8 @@ class MixupClassifier(ImageClassifier):
             if level != 'feature':
                 raise ValueError(f'mix_modes[{i}].stage is only valid with '
                                  "level='feature'")
-            built['stage'] = self._resolve_stage(i, mode['stage'])
+            built['stage'] = resolve_stage(self.backbone, mode['stage'],
+                                           f'mix_modes[{i}].stage')
         if level == 'dense':
             if not hasattr(built['augment'], 'loss'):
                 raise ValueError(f"mix_modes[{i}] (level 'dense') needs a "
@@ -222,25 +245,6 @@ class MixupClassifier(ImageClassifier):
             raise ValueError(f"mix_modes[{i}] is 'recon' but no decoder is "
                              'configured')
         return built
-
-    def _resolve_stage(self, i: int, stage) -> str:
-        stages = backbone_stages(self.backbone)
-        if isinstance(stage, int):
-            if not -len(stages) <= stage < len(stages):
-                raise ValueError(
-                    f'mix_modes[{i}].stage={stage} is out of range for '
-                    f'{type(self.backbone).__name__}, whose stages are '
-                    f'{stages} (index in [{-len(stages)}, {len(stages) - 1}]'
-                    ' or a module name)')
-            return stages[stage]
-        names = dict(self.backbone.named_modules())
-        if not isinstance(stage, str) or stage not in names or not stage:
-            children = [n for n, _ in self.backbone.named_children()]
-            raise ValueError(
-                f'mix_modes[{i}].stage={stage!r} is not a module of '
-                f'{type(self.backbone).__name__}; its stages are {stages} '
-                f'(children: {children})')
-        return stage
 
     @staticmethod
     def _check_probs(probs, n: int) -> np.ndarray:

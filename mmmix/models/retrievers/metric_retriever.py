@@ -8,6 +8,7 @@ from mmengine.dist import broadcast, get_world_size
 from mmengine.model import BaseModel
 from mmpretrain.structures import DataSample
 
+from mmmix.models.classifiers.mixup_classifier import resolve_stage
 from mmmix.ops.metrix import mix
 from mmmix.registry import MODELS
 
@@ -28,7 +29,11 @@ class MetricRetriever(BaseModel):
       network. Only the pairs the anchors use are forwarded, so ``hard_k``
       (3 in the thesis) is required;
     * ``'feature'``: the backbone's last feature map is mixed and goes
-      through the neck. A neck with ``forward_mixed``
+      through the neck, or, with ``stage`` (an index into the backbone's
+      stages or a module name such as ``'layer3'``), that stage's output is
+      mixed and goes through the rest of the network (chunk by chunk, each
+      chunk re-running the earlier layers on its constituents only). A neck
+      with ``forward_mixed``
       (:class:`~mmmix.models.AvgMaxPoolLinearL2Neck`) never materialises
       the ``K`` mixed maps; others get them in chunks of ``chunk_size``;
     * ``'embedding'``: the embeddings are mixed (re-normalised by the
@@ -43,7 +48,8 @@ class MetricRetriever(BaseModel):
             the statistics alone).
         neck (dict): maps the last feature map to unit-norm embeddings.
         loss (dict): a :class:`~mmmix.models.MetrixLoss` config.
-        mix_modes (list[dict]): ``dict(level=..., hard_k=None)``.
+        mix_modes (list[dict]): ``dict(level=..., hard_k=None)``, plus
+            ``stage`` for ``level='feature'``.
         mix_probs (list[float], optional): one per mode; uniform by default.
         chunk_size (int): mixed feature maps per neck call without
             ``forward_mixed``.
@@ -68,6 +74,10 @@ class MetricRetriever(BaseModel):
         self.loss_module = MODELS.build(loss)
         self.mix_modes = [self._check_mode(i, m)
                           for i, m in enumerate(mix_modes)]
+        for i, mode in enumerate(self.mix_modes):
+            if mode['stage'] is not None:
+                mode['stage'] = resolve_stage(self.backbone, mode['stage'],
+                                              f'mix_modes[{i}].stage')
         if not self.mix_modes:
             raise ValueError('MetricRetriever: mix_modes must list at least '
                              'one mode')
@@ -90,10 +100,13 @@ class MetricRetriever(BaseModel):
         if not isinstance(mode, dict) or mode.get('level') not in LEVELS:
             raise ValueError(f'mix_modes[{i}] must be dict(level=...) with a '
                              f'level in {LEVELS}, got {mode!r}')
-        unknown = set(mode) - {'level', 'hard_k'}
+        unknown = set(mode) - {'level', 'hard_k', 'stage'}
         if unknown:
             raise ValueError(f'mix_modes[{i}]: unknown keys {sorted(unknown)}'
-                             "; valid keys are ['hard_k', 'level']")
+                             "; valid keys are ['hard_k', 'level', 'stage']")
+        if mode.get('stage') is not None and mode['level'] != 'feature':
+            raise ValueError(f'mix_modes[{i}].stage is only valid with '
+                             "level='feature'")
         hard_k = mode.get('hard_k')
         if hard_k is not None and (not isinstance(hard_k, int) or hard_k < 1):
             raise ValueError(f'mix_modes[{i}].hard_k must be None or an '
@@ -104,7 +117,8 @@ class MetricRetriever(BaseModel):
                 'set hard_k (the thesis uses 3)')
         if mode['level'] == 'none' and hard_k is not None:
             raise ValueError(f"mix_modes[{i}] (level 'none') takes no hard_k")
-        return dict(level=mode['level'], hard_k=hard_k)
+        return dict(level=mode['level'], hard_k=hard_k,
+                    stage=mode.get('stage'))
 
     def choose_mode(self, device=None) -> dict:
         idx = int(np.random.choice(len(self.mix_modes), p=self.mix_probs))
@@ -141,6 +155,10 @@ class MetricRetriever(BaseModel):
         if level == 'input':
             def mix_fn(i, j, lam):
                 return self.extract_feat(mix(inputs, i, j, lam))
+        elif level == 'feature' and mode['stage'] is not None:
+            def mix_fn(i, j, lam):
+                return self._embed_stage_mixes(inputs, mode['stage'], i, j,
+                                               lam)
         elif level == 'feature':
             last = feats[-1] if isinstance(feats, (tuple, list)) else feats
             if hasattr(self.neck, 'forward_mixed'):
@@ -160,6 +178,30 @@ class MetricRetriever(BaseModel):
         for name, value in self.loss_module.last_info.items():
             losses[f'mix_{name}'] = torch.tensor(value)
         return losses
+
+    def _embed_stage_mixes(self, inputs, stage, i_idx, j_idx, lam):
+        """Embeddings of ``lam g(x_i) + (1 - lam) g(x_j)`` where ``g`` ends
+        at backbone module ``stage``, through the rest of the network."""
+        module = self.backbone.get_submodule(stage)
+        lam = torch.as_tensor(lam, dtype=inputs.dtype, device=inputs.device)
+        out = []
+        for start in range(0, len(i_idx), self.chunk_size):
+            sl = slice(start, start + self.chunk_size)
+            ic, jc = i_idx[sl], j_idx[sl]
+            lam_c = lam if lam.dim() == 0 else lam[sl]
+            used, inv = torch.unique(torch.cat([ic, jc]),
+                                     return_inverse=True)
+            ii, jj = inv[:len(ic)], inv[len(ic):]
+
+            def hook(mod, args, output, ii=ii, jj=jj, lam_c=lam_c):
+                return mix(output, ii, jj, lam_c)
+
+            handle = module.register_forward_hook(hook)
+            try:
+                out.append(self.extract_feat(inputs[used]))
+            finally:
+                handle.remove()
+        return torch.cat(out)
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None):

@@ -29,6 +29,7 @@ def data(n=12, classes=3):
 @pytest.mark.parametrize('mode', [
     dict(level='none'), dict(level='input', hard_k=2),
     dict(level='feature'), dict(level='feature', hard_k=3),
+    dict(level='feature', stage='layer2'), dict(level='feature', stage=0),
     dict(level='embedding'), dict(level='embedding', hard_k=1)
 ], ids=str)
 def test_every_level_trains(mode):
@@ -100,6 +101,9 @@ def test_frozen_bn_backbone_keeps_its_statistics():
     ([dict(level='feature', hard_k=0)], 'hard_k must be None or an integer'),
     ([dict(level='none', hard_k=3)], 'takes no hard_k'),
     ([dict(level='feature', k=3)], 'unknown keys'),
+    ([dict(level='embedding', stage=1)], "only valid with level='feature'"),
+    ([dict(level='feature', stage=7)], 'stage=7 is out of range'),
+    ([dict(level='feature', stage='layer9')], "'layer9' is not a module"),
     ([], 'at least one mode'),
 ])
 def test_bad_modes(modes, match):
@@ -131,3 +135,29 @@ def test_necks_without_forward_mixed_get_chunks():
     b = model.loss_module(emb, labels, lambda i, j, lam: model.neck(
         (mix(feats, i, j, lam), ))[0])['loss_mix']
     torch.testing.assert_close(a, b)
+
+
+def test_named_stage_mixes_go_through_the_rest_of_the_network():
+    model = MODELS.build(cfg([dict(level='feature', stage='layer2')],
+                             chunk_size=4))
+    model.eval()
+    x, _ = data()
+    i = torch.tensor([0, 3, 5, 7, 2, 11, 1])
+    j = torch.tensor([1, 4, 9, 8, 6, 10, 0])
+    clean = model(x, mode='tensor')
+    # lam = 1 keeps the first constituent: the clean embeddings of i
+    torch.testing.assert_close(
+        model._embed_stage_mixes(x, 'layer2', i, j, 1.0), clean[i])
+    # against a direct hooked forward of the full batch
+    lam = torch.rand(len(i))
+    hooked = []
+
+    def hook(mod, args, out):
+        return lam.view(-1, 1, 1, 1) * out[i] + (1 - lam.view(
+            -1, 1, 1, 1)) * out[j]
+
+    handle = model.backbone.layer2.register_forward_hook(hook)
+    hooked = model(x, mode='tensor')
+    handle.remove()
+    torch.testing.assert_close(
+        model._embed_stage_mixes(x, 'layer2', i, j, lam), hooked)
