@@ -70,6 +70,51 @@ def hardest_negatives(sim: torch.Tensor, labels: torch.Tensor,
     return torch.zeros_like(neg).scatter_(1, idx, True)
 
 
+def mixing_terms(labels: torch.Tensor, mode: str = 'pos_neg',
+                 hard_k: Optional[int] = None,
+                 sim: Optional[torch.Tensor] = None,
+                 only_anchors_without_pos: bool = False):
+    """:func:`mixing_pairs` as a sparse term list.
+
+    Returns ``I, J`` (``(K,)``) and ``anchor, column`` (``(T,)``): term
+    ``t`` scores mixed example ``column[t]`` against anchor ``anchor[t]``.
+    Positive-negative and anchor-negative terms over all negatives are
+    enumerated directly (a 20 x 5 batch has 38,000 / 9,500 of them), the
+    other cases through the dense mask.
+    """
+    if mode not in PAIR_MODES:
+        raise ValueError(f'Metrix: pair mode must be one of {PAIR_MODES}, '
+                         f'got {mode!r}')
+    if hard_k is not None or only_anchors_without_pos or mode not in (
+            'pos_neg', 'anc_neg'):
+        i_idx, j_idx, mask = _dense_mixing_pairs(
+            labels, mode, hard_k, sim, only_anchors_without_pos)
+        a_idx, k_idx = mask.nonzero(as_tuple=True)
+        return i_idx, j_idx, a_idx, k_idx
+    same = labels[:, None] == labels[None]
+    i_idx, j_idx = (~same).nonzero(as_tuple=True)     # sorted by i, then j
+    if mode == 'anc_neg':
+        k = torch.arange(len(i_idx), device=labels.device)
+        return i_idx, j_idx, i_idx, k
+    # pos-neg: anchor a with positive i meets every (i, j) column, i.e. the
+    # contiguous block of row i; rows of anchor-less i are dropped
+    b = labels.numel()
+    n_neg = (~same).sum(1)
+    pos = same & ~torch.eye(b, dtype=torch.bool, device=labels.device)
+    keep_row = pos.any(1)
+    keep_col = keep_row[i_idx]
+    i_idx, j_idx = i_idx[keep_col], j_idx[keep_col]
+    n_kept = torch.where(keep_row, n_neg, torch.zeros_like(n_neg))
+    row_start = torch.cumsum(n_kept, 0) - n_kept
+    a_p, i_p = pos.nonzero(as_tuple=True)
+    counts = n_kept[i_p]
+    a_idx = torch.repeat_interleave(a_p, counts)
+    first = torch.repeat_interleave(row_start[i_p], counts)
+    offset = torch.arange(len(a_idx), device=labels.device) - \
+        torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    return i_idx, j_idx, a_idx, first + offset
+
+
 def mixing_pairs(labels: torch.Tensor, mode: str = 'pos_neg',
                  hard_k: Optional[int] = None,
                  sim: Optional[torch.Tensor] = None,
@@ -93,9 +138,16 @@ def mixing_pairs(labels: torch.Tensor, mode: str = 'pos_neg',
     ``only_anchors_without_pos`` restricts ``'anc_neg'`` to anchors with no
     positive in the batch (the official code's choice, spec A4).
     """
-    if mode not in PAIR_MODES:
-        raise ValueError(f'Metrix: pair mode must be one of {PAIR_MODES}, '
-                         f'got {mode!r}')
+    i_idx, j_idx, a_idx, k_idx = mixing_terms(
+        labels, mode, hard_k, sim, only_anchors_without_pos)
+    mask = torch.zeros(labels.numel(), len(i_idx), dtype=torch.bool,
+                       device=labels.device)
+    mask[a_idx, k_idx] = True
+    return i_idx, j_idx, mask
+
+
+def _dense_mixing_pairs(labels, mode, hard_k, sim,
+                        only_anchors_without_pos):
     b = labels.numel()
     same = labels[:, None] == labels[None]
     eye = torch.eye(b, dtype=torch.bool, device=labels.device)
@@ -177,31 +229,19 @@ def mix(x: torch.Tensor, i_idx: torch.Tensor, j_idx: torch.Tensor,
     return torch.lerp(x[j_idx], x[i_idx], lam)
 
 
-def mixed_unit_similarity(emb: torch.Tensor, i_idx: torch.Tensor,
-                          j_idx: torch.Tensor, lam) -> torch.Tensor:
-    """Cosine similarities ``(B, K)`` of unit-norm ``emb`` to the
-    re-normalised embedding mixes, from the ``(B, B)`` Gram matrix alone.
-
-    For unit vectors ``<z_a, z_i> = G[a, i]`` and
-    ``|lam z_i + (1 - lam) z_j|^2 = lam^2 + (1 - lam)^2 + 2 lam (1 - lam)
-    G[i, j]``, so no ``(K, d)`` tensor is formed: ``O(B K)`` instead of
-    ``O(B K d)``.
-    """
-    lam = torch.as_tensor(lam, dtype=emb.dtype, device=emb.device)
-    unit = F.normalize(emb, dim=1)   # exact gradients, like PML's distance
-    gram = unit @ unit.t()
-    num = lam * gram[:, i_idx] + (1 - lam) * gram[:, j_idx]
-    sq = lam ** 2 + (1 - lam) ** 2 + 2 * lam * (1 - lam) * gram[i_idx,
-                                                                j_idx]
-    return num * sq.clamp_min(1e-12).rsqrt()
-
-
 def mixed_unit_similarity_terms(emb: torch.Tensor, i_idx: torch.Tensor,
                                 j_idx: torch.Tensor, lam,
                                 a_idx: torch.Tensor,
                                 k_idx: torch.Tensor) -> torch.Tensor:
-    """:func:`mixed_unit_similarity` at the ``(a_idx, k_idx)`` terms only
-    (``(T,)``), from the ``(B, B)`` Gram matrix."""
+    """Cosine similarities ``(T,)`` of anchors ``emb[a_idx]`` to the
+    re-normalised embedding mixes ``k_idx``, from the ``(B, B)`` Gram
+    matrix alone.
+
+    For unit vectors ``<z_a, z_i> = G[a, i]`` and
+    ``|lam z_i + (1 - lam) z_j|^2 = lam^2 + (1 - lam)^2 + 2 lam (1 - lam)
+    G[i, j]``, so no ``(K, d)`` tensor is formed: ``O(T)`` after the Gram
+    matrix instead of ``O(T d)``.
+    """
     lam = torch.as_tensor(lam, dtype=emb.dtype, device=emb.device)
     if lam.dim():
         lam = lam[k_idx]
@@ -214,8 +254,9 @@ def mixed_unit_similarity_terms(emb: torch.Tensor, i_idx: torch.Tensor,
 
 
 def gram_trick_applies(loss) -> bool:
-    """Whether :func:`mixed_unit_similarity` gives ``loss.distance`` of the
-    mixed embeddings (cosine or L2 distance on normalised embeddings)."""
+    """Whether :func:`mixed_unit_similarity_terms` gives ``loss.distance``
+    of the mixed embeddings (cosine or L2 distance on normalised
+    embeddings)."""
     dist = getattr(loss, 'distance', None)
     if not getattr(dist, 'normalize_embeddings', False):
         return False

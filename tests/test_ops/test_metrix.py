@@ -10,7 +10,7 @@ from mmmix.ops.metrix import (
     hardest_negatives,
     loss_kind,
     mix,
-    mixed_unit_similarity,
+    mixed_unit_similarity_terms,
     mixing_pairs,
     sample_lam,
     soft_label_loss,
@@ -212,18 +212,20 @@ def test_empty_mixed_sets_give_a_zero_loss_without_nan():
 
 def test_gram_similarity_equals_the_explicit_mixes():
     emb, labels = batch(7)
-    i, j, _ = mixing_pairs(labels, 'pos_neg')
+    i, j, mask = mixing_pairs(labels, 'pos_neg')
+    a, k = mask.nonzero(as_tuple=True)
     for lam in (0.3, torch.rand(len(i), dtype=torch.float64)):
         explicit = emb @ F.normalize(mix(emb, i, j, lam), dim=1).t()
-        torch.testing.assert_close(mixed_unit_similarity(emb, i, j, lam),
-                                   explicit)
+        torch.testing.assert_close(
+            mixed_unit_similarity_terms(emb, i, j, lam, a, k),
+            explicit[a, k])
     v = mix(emb, i, j, 0.6)
     for loss in (losses.ContrastiveLoss(), losses.MultiSimilarityLoss(),
                  losses.NCALoss()):
         assert gram_trick_applies(loss)
-        sim = mixed_unit_similarity(emb, i, j, 0.6)
+        sim = mixed_unit_similarity_terms(emb, i, j, 0.6, a, k)
         torch.testing.assert_close(unit_similarity_to_distance(loss, sim),
-                                   loss.distance(emb, v))
+                                   loss.distance(emb, v)[a, k])
     assert not gram_trick_applies(losses.ContrastiveLoss(
         distance=distances.LpDistance(normalize_embeddings=False)))
 
@@ -280,3 +282,17 @@ def test_beta_two_two_statistics():
     assert abs(lam.var().item() - 1 / 20) < 0.003
     assert sample_lam(2.0, 5, 'batch').dim() == 0
     assert math.isfinite(float(sample_lam(2.0, 1)))
+
+
+@pytest.mark.parametrize('mode', ['pos_neg', 'anc_neg'])
+def test_direct_terms_equal_the_dense_mask(mode):
+    from mmmix.ops.metrix import _dense_mixing_pairs, mixing_terms
+    g = torch.Generator().manual_seed(0)
+    # uneven classes, singletons (anchors without positives) included
+    labels = torch.randint(0, 9, (40, ), generator=g)
+    i, j, a, k = mixing_terms(labels, mode)
+    i2, j2, mask = _dense_mixing_pairs(labels, mode, None, None, False)
+    assert torch.equal(i, i2) and torch.equal(j, j2)
+    a2, k2 = mask.nonzero(as_tuple=True)
+    assert sorted(zip(a.tolist(), k.tolist())) == sorted(
+        zip(a2.tolist(), k2.tolist()))

@@ -14,7 +14,7 @@ from mmmix.ops.metrix import (
     loss_kind,
     mix,
     mixed_unit_similarity_terms,
-    mixing_pairs,
+    mixing_terms,
     pair_terms_loss_dict,
     reduce_loss_dict,
     sample_lam,
@@ -141,9 +141,9 @@ class MetrixLoss(nn.Module):
         mode = self.pair_modes[int(torch.randint(len(self.pair_modes),
                                                  ()))]
         sim = emb.detach() @ emb.detach().t() if hard_k else None
-        i, j, mask = mixing_pairs(labels, mode, hard_k, sim,
-                                  self.only_anchors_without_pos)
-        self.last_info = dict(mixed=float(len(i)), terms=float(mask.sum()))
+        i, j, a_idx, k_idx = mixing_terms(labels, mode, hard_k, sim,
+                                          self.only_anchors_without_pos)
+        self.last_info = dict(mixed=float(len(i)), terms=float(len(a_idx)))
         if len(i) == 0:
             if not self._warned:
                 warnings.warn(f'MetrixLoss: a batch has no {mode} pairs to '
@@ -158,22 +158,19 @@ class MetrixLoss(nn.Module):
             if mix_fn is None and gram_trick_applies(self.loss):
                 # embedding mixes scored from the Gram matrix, at the
                 # (anchor, mixed) terms only
-                a_idx, k_idx = mask.nonzero(as_tuple=True)
                 values = unit_similarity_to_distance(
                     self.loss, mixed_unit_similarity_terms(
                         emb, i, j, lam, a_idx, k_idx))
-                lam_t = lam[k_idx] if lam.dim() else lam
-                y = lam_t * (labels[a_idx] == labels[i[k_idx]]) + (
-                    1 - lam_t) * (labels[a_idx] == labels[j[k_idx]])
-                mixed = reduce_loss_dict(
-                    self.loss, pair_terms_loss_dict(
-                        self.loss, self.kind, values, y.to(values.dtype),
-                        a_idx, len(emb)), emb, labels)
             else:
-                y = soft_labels(labels, labels, i, j, lam)
                 refs = mix_fn(i, j, lam) if mix_fn else mix(emb, i, j, lam)
-                mixed = soft_label_loss(self.loss, emb, refs, y, mask,
-                                        anchor_labels=labels)
+                values = self.loss.distance(emb, refs)[a_idx, k_idx]
+            lam_t = lam[k_idx] if lam.dim() else lam
+            y = lam_t * (labels[a_idx] == labels[i[k_idx]]) + (
+                1 - lam_t) * (labels[a_idx] == labels[j[k_idx]])
+            mixed = reduce_loss_dict(
+                self.loss, pair_terms_loss_dict(
+                    self.loss, self.kind, values, y.to(values.dtype), a_idx,
+                    len(emb)), emb, labels)
         else:
             classes = torch.arange(self.loss.proxies.shape[0],
                                    device=emb.device)
