@@ -49,3 +49,13 @@ def test_metrix_benchmark_reports_equal_losses_and_ratios(capsys):
     assert rec['memory_ratio'] < 1
     ratio = rec['ms_reference'] / rec['ms_ours']
     assert abs(rec['speedup'] - ratio) < 0.01 * ratio
+
+
+def test_metrix_benchmark_without_the_reference(capsys):
+    bench = load_tool('benchmarks/metrix.py')
+    bench.main(['--classes', '3', '--per-class', '2', '--channels', '4',
+                '--size', '2', '--dim', '3', '--steps', '1',
+                '--no-reference'])
+    rec = last_json(capsys)
+    assert rec['speedup'] is None and rec['loss_reference'] is None
+    assert rec['embed_over_baseline'] > 0 and rec['ms_ours'] > 0
