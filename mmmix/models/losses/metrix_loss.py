@@ -153,7 +153,7 @@ class MetrixLoss(nn.Module):
             out['loss_mix'] = emb.sum() * 0
             return out
         lam = sample_lam(self.alpha, len(i), self.lam_mode, emb.device)
-        self.last_info['lam'] = float(lam.mean())
+        self.last_info['lam'] = lam.mean().detach()      # no host sync
         if self.kind in PAIR_LOSSES:
             if mix_fn is None and gram_trick_applies(self.loss):
                 # embedding mixes scored from the Gram matrix, at the

@@ -176,7 +176,7 @@ class MetricRetriever(BaseModel):
                     return torch.cat(out)
         losses = self.loss_module(emb, labels, mix_fn, hard_k)
         for name, value in self.loss_module.last_info.items():
-            losses[f'mix_{name}'] = torch.tensor(value)
+            losses[f'mix_{name}'] = torch.as_tensor(value)
         return losses
 
     def _embed_stage_mixes(self, inputs, stage, i_idx, j_idx, lam):
