@@ -154,11 +154,13 @@ class MetricRetriever(BaseModel):
         mix_fn = None
         if level == 'input':
             def mix_fn(i, j, lam):
-                return self.extract_feat(mix(inputs, i, j, lam))
+                return self._chunked(lambda ic, jc, lc: self.extract_feat(
+                    mix(inputs, ic, jc, lc)), i, j, lam)
         elif level == 'feature' and mode['stage'] is not None:
             def mix_fn(i, j, lam):
-                return self._embed_stage_mixes(inputs, mode['stage'], i, j,
-                                               lam)
+                return self._chunked(
+                    lambda ic, jc, lc: self._embed_stage_mixes(
+                        inputs, mode['stage'], ic, jc, lc), i, j, lam)
         elif level == 'feature':
             last = feats[-1] if isinstance(feats, (tuple, list)) else feats
             if hasattr(self.neck, 'forward_mixed'):
@@ -166,42 +168,36 @@ class MetricRetriever(BaseModel):
                     return self.neck.forward_mixed(last, i, j, lam)
             else:
                 def mix_fn(i, j, lam):
-                    lam = torch.as_tensor(lam, device=last.device)
-                    out = []
-                    for s in range(0, len(i), self.chunk_size):
-                        sl = slice(s, s + self.chunk_size)
-                        lam_c = lam if lam.dim() == 0 else lam[sl]
-                        out.append(self.neck(
-                            (mix(last, i[sl], j[sl], lam_c), ))[-1])
-                    return torch.cat(out)
+                    return self._chunked(lambda ic, jc, lc: self.neck(
+                        (mix(last, ic, jc, lc), ))[-1], i, j, lam)
         losses = self.loss_module(emb, labels, mix_fn, hard_k)
         for name, value in self.loss_module.last_info.items():
             losses[f'mix_{name}'] = torch.as_tensor(value)
         return losses
 
-    def _embed_stage_mixes(self, inputs, stage, i_idx, j_idx, lam):
-        """Embeddings of ``lam g(x_i) + (1 - lam) g(x_j)`` where ``g`` ends
-        at backbone module ``stage``, through the rest of the network."""
-        module = self.backbone.get_submodule(stage)
-        lam = torch.as_tensor(lam, dtype=inputs.dtype, device=inputs.device)
+    def _chunked(self, fn, i_idx, j_idx, lam) -> torch.Tensor:
+        """``fn(i, j, lam)`` over chunks of ``chunk_size`` mixes."""
+        lam = torch.as_tensor(lam, device=i_idx.device)
         out = []
         for start in range(0, len(i_idx), self.chunk_size):
             sl = slice(start, start + self.chunk_size)
-            ic, jc = i_idx[sl], j_idx[sl]
-            lam_c = lam if lam.dim() == 0 else lam[sl]
-            used, inv = torch.unique(torch.cat([ic, jc]),
-                                     return_inverse=True)
-            ii, jj = inv[:len(ic)], inv[len(ic):]
-
-            def hook(mod, args, output, ii=ii, jj=jj, lam_c=lam_c):
-                return mix(output, ii, jj, lam_c)
-
-            handle = module.register_forward_hook(hook)
-            try:
-                out.append(self.extract_feat(inputs[used]))
-            finally:
-                handle.remove()
+            out.append(fn(i_idx[sl], j_idx[sl],
+                          lam if lam.dim() == 0 else lam[sl]))
         return torch.cat(out)
+
+    def _embed_stage_mixes(self, inputs, stage, i_idx, j_idx, lam):
+        """Embeddings of ``lam g(x_i) + (1 - lam) g(x_j)`` where ``g`` ends
+        at backbone module ``stage``, through the rest of the network (the
+        earlier layers run on the constituents only)."""
+        used, inv = torch.unique(torch.cat([i_idx, j_idx]),
+                                 return_inverse=True)
+        ii, jj = inv[:len(i_idx)], inv[len(i_idx):]
+        handle = self.backbone.get_submodule(stage).register_forward_hook(
+            lambda mod, args, output: mix(output, ii, jj, lam))
+        try:
+            return self.extract_feat(inputs[used])
+        finally:
+            handle.remove()
 
     def predict(self, inputs: torch.Tensor,
                 data_samples: Optional[List[DataSample]] = None):

@@ -147,7 +147,8 @@ def test_named_stage_mixes_go_through_the_rest_of_the_network():
     clean = model(x, mode='tensor')
     # lam = 1 keeps the first constituent: the clean embeddings of i
     torch.testing.assert_close(
-        model._embed_stage_mixes(x, 'layer2', i, j, 1.0), clean[i])
+        model._chunked(lambda a, b, c: model._embed_stage_mixes(
+            x, 'layer2', a, b, c), i, j, 1.0), clean[i])
     # against a direct hooked forward of the full batch
     lam = torch.rand(len(i))
     hooked = []
@@ -160,4 +161,5 @@ def test_named_stage_mixes_go_through_the_rest_of_the_network():
     hooked = model(x, mode='tensor')
     handle.remove()
     torch.testing.assert_close(
-        model._embed_stage_mixes(x, 'layer2', i, j, lam), hooked)
+        model._chunked(lambda a, b, c: model._embed_stage_mixes(
+            x, 'layer2', a, b, c), i, j, lam), hooked)
