@@ -14,6 +14,10 @@ def _as_faiss_array(x: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(x.detach().to('cpu', torch.float32).numpy())
 
 
+#: faiss GPU flat indices reject larger k; those searches run on the CPU
+FAISS_GPU_MAX_K = 2048
+
+
 def _gpu_available() -> bool:
     return hasattr(faiss, 'StandardGpuResources') and faiss.get_num_gpus() > 0
 
@@ -32,7 +36,8 @@ def knn_search(query: torch.Tensor,
         metric (str): ``'ip'`` (inner product, cosine for unit vectors) or
             ``'l2'`` (squared Euclidean distance).
         use_gpu (str | bool): ``'auto'`` uses a faiss GPU index when faiss
-            was built with GPU support and a GPU is visible.
+            was built with GPU support, a GPU is visible and ``k`` is at most
+            ``FAISS_GPU_MAX_K``.
 
     Returns:
         tuple: ``(scores, indices)``, each ``(q, k)`` on ``query.device``;
@@ -48,7 +53,8 @@ def knn_search(query: torch.Tensor,
         raise ValueError(f"metric must be 'ip' or 'l2', got {metric!r}")
     d = bank.shape[1]
     index = faiss.IndexFlatIP(d) if metric == 'ip' else faiss.IndexFlatL2(d)
-    if use_gpu is True or (use_gpu == 'auto' and _gpu_available()):
+    if use_gpu is True or (use_gpu == 'auto' and k <= FAISS_GPU_MAX_K
+                           and _gpu_available()):
         index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
     index.add(_as_faiss_array(bank))
     scores, indices = index.search(_as_faiss_array(query), k)

@@ -24,15 +24,12 @@ import math
 import warnings
 from typing import Dict, Optional, Sequence, Tuple, Union
 
-import faiss
 import numpy as np
 import torch
 
+from .knn import knn_search
+
 ArrayLike = Union[np.ndarray, torch.Tensor, Sequence]
-
-# faiss GPU flat indices reject larger k; search those on the CPU
-_FAISS_GPU_MAX_K = 2048
-
 
 def _to_numpy(x: ArrayLike) -> np.ndarray:
     if torch.is_tensor(x):
@@ -66,10 +63,6 @@ def l2_normalize(x: ArrayLike, eps: float = 1e-12) -> np.ndarray:
     return (x / np.maximum(norm, eps)).astype(np.float32)
 
 
-def _gpu_available() -> bool:
-    return hasattr(faiss, 'StandardGpuResources') and faiss.get_num_gpus() > 0
-
-
 def faiss_search(query: ArrayLike,
                  gallery: ArrayLike,
                  k: int,
@@ -100,14 +93,9 @@ def faiss_search(query: ArrayLike,
                          f'size), got {k!r}')
     if metric not in ('ip', 'l2'):
         raise ValueError(f"metric must be 'ip' or 'l2', got {metric!r}")
-    d = gallery.shape[1]
-    index = faiss.IndexFlatIP(d) if metric == 'ip' else faiss.IndexFlatL2(d)
-    if k <= _FAISS_GPU_MAX_K and _gpu_available():
-        resources = faiss.StandardGpuResources()
-        index = faiss.index_cpu_to_gpu(resources, 0, index)
-    index.add(gallery)
-    scores, indices = index.search(query, int(k))
-    return scores, indices.astype(np.int64)
+    scores, indices = knn_search(torch.from_numpy(query),
+                                 torch.from_numpy(gallery), int(k), metric)
+    return scores.numpy(), indices.numpy().astype(np.int64)
 
 
 def _drop_self(scores: np.ndarray,
