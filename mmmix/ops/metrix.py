@@ -26,7 +26,6 @@ import torch
 import torch.nn.functional as F
 from pytorch_metric_learning import losses as pml_losses
 from pytorch_metric_learning.distances import CosineSimilarity, LpDistance
-from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
 
 #: PML loss classes in the generic form, as the thesis's Table 4.1 maps
 #: them (``GeneralizedLiftedStructureLoss`` is the lifted structure loss of
@@ -275,19 +274,12 @@ def unit_similarity_to_distance(loss, sim: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------- loss ----
-def _log_weighted_sum(g, w, add_one, dim):
-    """``log([1 +] sum w e^g)`` over ``w > 0``; 0 where no ``w > 0``."""
-    keep = w > 0
-    logw = torch.log(torch.where(keep, w, torch.ones_like(w)))
-    return lmu.logsumexp(g + logw, keep_mask=keep, add_one=add_one,
-                         dim=dim).squeeze(dim)
-
-
 def segment_log_weighted_sum(g: torch.Tensor, w: torch.Tensor,
                              seg: torch.Tensor, n: int,
                              add_one: bool) -> torch.Tensor:
     """Per segment ``log([1 +] sum w e^g)`` over ``w > 0`` (0 where a
-    segment has none): the sparse twin of :func:`_log_weighted_sum`.
+    segment has none), PML's ``lmu.logsumexp(g + log w, keep_mask=w > 0,
+    add_one)`` for ragged rows.
 
     ``g``, ``w``, ``seg`` are ``(T,)``: term values, weights and segment
     (anchor) ids in ``[0, n)``. The max shift is detached, which leaves the
@@ -365,17 +357,6 @@ def pair_terms_loss_dict(loss, kind: str, values: torch.Tensor,
                           reduction_type='element'))
 
 
-def _nca_dict(logits, w_pos, support):
-    logits = logits.masked_fill(~support, float('-inf'))
-    log_p = logits.log_softmax(1)
-    log_p = torch.where(support, log_p, torch.zeros_like(log_p))
-    keep = (w_pos > 0).any(1)
-    loss = -_log_weighted_sum(log_p, w_pos, False, 1)
-    idx = torch.arange(len(loss), device=loss.device)
-    return dict(loss=dict(losses=loss[keep], indices=idx[keep],
-                          reduction_type='element'))
-
-
 def reduce_loss_dict(loss, loss_dict: dict, emb: torch.Tensor,
                      labels: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Reduce with the loss's own reducer (empty parts are PML's zero)."""
@@ -429,28 +410,35 @@ def soft_label_loss(loss, anchors: Optional[torch.Tensor],
             a_idx, mat.shape[0])
         emb = anchors if anchors is not None else mat
     elif kind == 'ProxyAnchorLoss':
+        # the proxies are the anchors: segments are classes, terms the
+        # (mixed example, proxy) pairs in the support
         loss.cast_types(refs.dtype, device)
-        cos = loss.get_logits(refs)                     # (K, C)
-        y = y.to(cos.dtype)
-        w_pos = torch.where(support, y, torch.zeros_like(y))
-        w_neg = torch.where(support, 1 - y, torch.zeros_like(y))
-        dist = loss.distance
-        pos = _log_weighted_sum(loss.alpha * dist.margin(cos, loss.margin),
-                                w_pos, True, 0)
-        neg = _log_weighted_sum(loss.alpha * dist.margin(-loss.margin, cos),
-                                w_neg, True, 0)
-        idx = torch.arange(loss.num_classes, device=device)
+        k_idx, c_idx = support.nonzero(as_tuple=True)
+        cos = loss.get_logits(refs)[k_idx, c_idx]
+        y_t = y.to(cos.dtype)[k_idx, c_idx]
+        dist, n_cls = loss.distance, loss.proxies.shape[0]
+        pos = segment_log_weighted_sum(
+            loss.alpha * dist.margin(cos, loss.margin), y_t, c_idx, n_cls,
+            True)
+        neg = segment_log_weighted_sum(
+            loss.alpha * dist.margin(-loss.margin, cos), 1 - y_t, c_idx,
+            n_cls, True)
+        idx = torch.arange(n_cls, device=device)
+        with_pos = torch.zeros(n_cls, dtype=torch.bool,
+                               device=device).index_fill(
+                                   0, c_idx[y_t > 0], True)
         loss_dict = dict(
             pos_loss=dict(losses=pos, indices=idx, reduction_type='element',
-                          divisor=int((w_pos > 0).any(0).sum())),
+                          divisor=int(with_pos.sum())),
             neg_loss=dict(losses=neg, indices=idx, reduction_type='element',
-                          divisor=loss.num_classes))
+                          divisor=n_cls))
         emb = refs
-    else:  # ProxyNCALoss
+    else:  # ProxyNCALoss: the mixed example is the anchor of NCA terms
         loss.cast_types(refs.dtype, device)
-        dmat = loss.distance(refs, loss.proxies)        # (K, C)
-        logits = loss.softmax_scale * (dmat if loss.distance.is_inverted
-                                       else -dmat)
-        loss_dict = _nca_dict(logits, y.to(logits.dtype), support)
+        k_idx, c_idx = support.nonzero(as_tuple=True)
+        dmat = loss.distance(refs, loss.proxies)[k_idx, c_idx]
+        loss_dict = pair_terms_loss_dict(
+            loss, 'NCALoss', dmat, y.to(dmat.dtype)[k_idx, c_idx], k_idx,
+            len(refs))
         emb = refs
     return reduce_loss_dict(loss, loss_dict, emb, anchor_labels)
