@@ -8,6 +8,7 @@ from .feature_extraction import extract_features, pool_features
 from .hooks import *  # noqa: F401,F403
 from .runner import (
     MMMixRunner,
+    build_model_from_cfg,
     build_runner,
     resolve_collate_fn,
     shutdown_distributed,
@@ -18,5 +19,6 @@ install_checkpoint_loader()
 __all__ = [
     'CheckpointError', 'install_checkpoint_loader', 'register_safe_globals',
     'safe_torch_load', 'extract_features', 'pool_features', 'MMMixRunner',
-    'build_runner', 'resolve_collate_fn', 'shutdown_distributed'
+    'build_runner', 'build_model_from_cfg', 'resolve_collate_fn',
+    'shutdown_distributed'
 ]

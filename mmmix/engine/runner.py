@@ -33,11 +33,11 @@ from mmengine.dist import is_distributed
 from mmengine.hooks import LoggerHook as _MMEngineLoggerHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper, revert_sync_batchnorm
-from mmengine.registry import MODEL_WRAPPERS
-from mmengine.runner import Runner
+from mmengine.registry import MODEL_WRAPPERS, init_default_scope
+from mmengine.runner import Runner, load_checkpoint
 
 from mmmix.engine.hooks import LoggerHook, RNGStateHook
-from mmmix.registry import FUNCTIONS, RUNNERS
+from mmmix.registry import FUNCTIONS, MODELS, RUNNERS
 
 
 def resolve_collate_fn(collate_fn_cfg):
@@ -145,6 +145,24 @@ class MMMixRunner(Runner):
         # On CPU DistributedDataParallel must get ``device_ids=None``.
         return MODEL_WRAPPERS.build(
             model_wrapper_cfg, default_args=dict(module=model))
+
+
+def build_model_from_cfg(cfg, checkpoint: Optional[str] = None):
+    """The config's model, as the Runner builds it, in eval mode on the
+    current device, with ``checkpoint`` loaded if given.
+
+    Like mmengine's Runner, a top-level ``data_preprocessor`` (where
+    mmpretrain configs keep the normalisation) applies to the model unless
+    the model sets its own.
+    """
+    init_default_scope(cfg.get('default_scope', 'mmmix'))
+    model_cfg = copy.deepcopy(cfg.model)
+    if isinstance(model_cfg, dict) and cfg.get('data_preprocessor'):
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = MODELS.build(model_cfg)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    return model.to(get_device()).eval()
 
 
 def build_runner(cfg) -> Runner:

@@ -75,3 +75,28 @@ def test_unknown_component_and_bad_field_fail_at_build(fashion_root,
     cfg.model.neck.not_a_field = 3
     with pytest.raises(TypeError, match='not_a_field'):
         build_runner(cfg)
+
+
+def test_build_model_from_cfg_merges_the_preprocessor_and_loads(tmp_path):
+    import torch
+    from mmengine.config import Config
+
+    from mmmix.engine import build_model_from_cfg
+    cfg = Config(dict(
+        default_scope='mmmix',
+        model=dict(type='ImageClassifier',
+                   backbone=dict(type='mmmix.PreActResNet', base_channels=4,
+                                 in_channels=1),
+                   neck=dict(type='GlobalAveragePooling'),
+                   head=dict(type='LinearClsHead', num_classes=3,
+                             in_channels=32)),
+        data_preprocessor=dict(type='ClsDataPreprocessor', mean=[10.0],
+                               std=[2.0], to_rgb=False)))
+    model = build_model_from_cfg(cfg)
+    assert not model.training
+    assert model.data_preprocessor.mean.flatten().tolist() == [10.0]
+    torch.save({'state_dict': {k: torch.full_like(v, 0.5)
+                               for k, v in model.state_dict().items()}},
+               tmp_path / 'ckpt.pth')
+    loaded = build_model_from_cfg(cfg, str(tmp_path / 'ckpt.pth'))
+    assert torch.all(loaded.head.fc.weight == 0.5)

@@ -34,22 +34,17 @@ The last line printed is a JSON object with the results, e.g.
 ``--out`` also writes it to a file.
 """
 import argparse
-import copy
 import json
 import os.path as osp
 from fractions import Fraction
 
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.device import get_device
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
-from mmmix.engine import MMMixRunner
+from mmmix.engine import MMMixRunner, build_model_from_cfg
 from mmmix.evaluation.metrics.utils import to_int_label
 from mmmix.ops import fgsm, pgd
-from mmmix.registry import MODELS
 from mmmix.utils import register_all_modules
 
 ATTACKS = ('fgsm', 'pgd')
@@ -115,16 +110,7 @@ def build_model_and_loader(cfg: Config, checkpoint: str, seed: int = 0):
     """The config's model with the checkpoint loaded, and its test loader."""
     if cfg.get('test_dataloader') is None:
         raise ValueError('the config has no test_dataloader')
-    init_default_scope(cfg.get('default_scope', 'mmmix'))
-    model_cfg = copy.deepcopy(cfg.model)
-    if isinstance(model_cfg, dict) and cfg.get('data_preprocessor'):
-        # as mmengine's Runner does: a top-level data_preprocessor (where
-        # mmpretrain configs keep the normalisation) applies to the model
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(model_cfg)
-    load_checkpoint(model, checkpoint, map_location='cpu')
-    model = model.to(get_device())
-    model.eval()
+    model = build_model_from_cfg(cfg, checkpoint)
     loader = MMMixRunner.build_dataloader(cfg.test_dataloader, seed=seed)
     return model, loader
 

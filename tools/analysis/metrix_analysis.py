@@ -52,10 +52,12 @@ import numpy as np
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.device import get_device
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
-from mmmix.engine import MMMixRunner, extract_features
+from mmmix.engine import (
+    MMMixRunner,
+    build_model_from_cfg,
+    extract_features,
+)
 from mmmix.ops import (
     alignment,
     anchor_mixed_similarities,
@@ -65,7 +67,6 @@ from mmmix.ops import (
     uniformity,
     utilization,
 )
-from mmmix.registry import MODELS
 from mmmix.utils import register_all_modules
 
 JSON_NAME = 'metrix_analysis.json'
@@ -155,16 +156,8 @@ def build_model_and_loaders(cfg: Config, checkpoint: str,
                             split: str = 'test', seed: int = 0):
     """The model with the checkpoint loaded, the training loader (evaluation
     pipeline) and the ``{split}`` loader."""
-    init_default_scope(cfg.get('default_scope', 'mmmix'))
+    model = build_model_from_cfg(cfg, checkpoint)
     train_cfg = train_eval_loader_cfg(cfg, split)
-    model_cfg = copy.deepcopy(cfg.model)
-    if isinstance(model_cfg, dict) and cfg.get('data_preprocessor'):
-        # as mmengine's Runner does: a top-level data_preprocessor applies
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = MODELS.build(model_cfg)
-    load_checkpoint(model, checkpoint, map_location='cpu')
-    model = model.to(get_device())
-    model.eval()
     train_loader = MMMixRunner.build_dataloader(train_cfg, seed=seed)
     test_loader = MMMixRunner.build_dataloader(cfg[f'{split}_dataloader'],
                                                seed=seed)
