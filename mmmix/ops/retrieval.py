@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from .knn import knn_search
+from .metrix import mix
 
 ArrayLike = Union[np.ndarray, torch.Tensor, Sequence]
 
@@ -537,12 +538,11 @@ def mix_embeddings(emb: ArrayLike, i: ArrayLike, j: ArrayLike,
                    lam: Union[float, ArrayLike]) -> np.ndarray:
     """Embedding mixup, re-normalised: ``normalize(lam z_i + (1-lam) z_j)``
     of the L2-normalised rows of ``emb`` (``lam`` scalar or per pair)."""
-    z = l2_normalize(_as_matrix(emb, 'emb')).astype(np.float64)
-    lam = np.asarray(_to_numpy(lam), dtype=np.float64)
-    if lam.ndim == 1:
-        lam = lam[:, None]
-    mixed = lam * z[_to_numpy(i)] + (1 - lam) * z[_to_numpy(j)]
-    return l2_normalize(mixed)
+    z = torch.from_numpy(l2_normalize(_as_matrix(emb, 'emb'))).double()
+    lam = torch.as_tensor(_to_numpy(lam), dtype=torch.float64)
+    mixed = mix(z, torch.as_tensor(_to_numpy(i)), torch.as_tensor(
+        _to_numpy(j)), lam)
+    return l2_normalize(mixed.numpy())
 
 
 def pos_neg_mixup(emb: ArrayLike,
@@ -597,12 +597,10 @@ def anchor_mixed_similarities(emb: ArrayLike,
     p = eligible[rng.integers(0, len(eligible), num_pairs)]
     a = blocks.same_class(p, rng)
     n = blocks.other_class(p, rng)
-    za, zp, zn = emb[a], emb[p], emb[n]
+    za = emb[a]
     sims = np.empty((len(lams), num_pairs))
     for row, lam in enumerate(lams):
-        v = lam * zp + (1 - lam) * zn
-        v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-        sims[row] = (za * v).sum(axis=1)
+        sims[row] = (za * mix_embeddings(emb, p, n, lam)).sum(axis=1)
     return sims
 
 
