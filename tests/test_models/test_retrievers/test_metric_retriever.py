@@ -151,7 +151,6 @@ def test_named_stage_mixes_go_through_the_rest_of_the_network():
             x, 'layer2', a, b, c), i, j, 1.0), clean[i])
     # against a direct hooked forward of the full batch
     lam = torch.rand(len(i))
-    hooked = []
 
     def hook(mod, args, out):
         return lam.view(-1, 1, 1, 1) * out[i] + (1 - lam.view(
