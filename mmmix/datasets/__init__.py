@@ -1,9 +1,12 @@
+from .clim_pair import CLIMPairDataset
 from .dml import CUB200DML, SOPDML, Cars196DML, FashionMNISTZeroShot, InShopDML
 from .fashion_mnist import FashionMNIST, read_idx
 from .noise import NoiseDataset
 from .samplers import ClassBalancedSampler
+from .transforms import MultiResolutionViews
 
 __all__ = [
     'FashionMNIST', 'read_idx', 'NoiseDataset', 'CUB200DML', 'Cars196DML',
-    'SOPDML', 'InShopDML', 'FashionMNISTZeroShot', 'ClassBalancedSampler'
+    'SOPDML', 'InShopDML', 'FashionMNISTZeroShot', 'ClassBalancedSampler',
+    'MultiResolutionViews', 'CLIMPairDataset'
 ]

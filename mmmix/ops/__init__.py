@@ -1,7 +1,25 @@
 """Pure tensor maths: no registry, no config."""
 from .adversarial import fgsm, input_gradient, pgd
 from .calibration import calibration_errors, ood_detection_scores
-from .knn import knn_accuracy, knn_search, weighted_knn_scores
+from .clustering import kmeans
+from .contrastive import (
+    cosine_pair_losses,
+    mixed_pair_loss,
+    nce_pair_losses,
+)
+from .cutmix import cutmix_boxes, pairwise_cutmix, sample_cutmix_params
+from .knn import knn_accuracy, knn_graph, knn_search, weighted_knn_scores
+from .positive_selection import (
+    FILL_RULES,
+    SELECTION_MODES,
+    PositiveTable,
+    center_wise_pool,
+    cluster_table,
+    draw_positives,
+    pool_table,
+    select_positives,
+    selection_stats,
+)
 from .retrieval import (
     alignment,
     anchor_mixed_similarities,
@@ -29,5 +47,10 @@ __all__ = [
     'retrieve', 'recall_at_k', 'map_at_r', 'l2_normalize', 'utilization',
     'alignment', 'uniformity', 'ms_positivity_threshold', 'ms_mixed_grad',
     'ms_mixed_grad_sign', 'sample_pos_neg_pairs', 'mix_embeddings',
-    'pos_neg_mixup', 'anchor_mixed_similarities', 'positivity_curve'
+    'pos_neg_mixup', 'anchor_mixed_similarities', 'positivity_curve',
+    'nce_pair_losses', 'cosine_pair_losses', 'mixed_pair_loss',
+    'sample_cutmix_params', 'cutmix_boxes', 'pairwise_cutmix',
+    'knn_graph', 'kmeans', 'PositiveTable', 'draw_positives',
+    'center_wise_pool', 'select_positives', 'selection_stats', 'pool_table',
+    'cluster_table', 'SELECTION_MODES', 'FILL_RULES'
 ]

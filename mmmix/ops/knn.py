@@ -62,6 +62,41 @@ def knn_search(query: torch.Tensor,
             torch.from_numpy(indices).to(query.device))
 
 
+def knn_graph(feats: torch.Tensor,
+              k: int,
+              metric: str = 'l2',
+              use_gpu: str = 'auto') -> Tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` nearest neighbours of every row among the other rows.
+
+    Searches ``k + 1`` neighbours with :func:`knn_search` and removes the
+    row itself. When exact duplicates tie with it and push it out of its
+    own ``k + 1`` results, the last (farthest) column is dropped instead, so
+    a row is never its own neighbour.
+
+    Args:
+        feats (Tensor): ``(n, d)`` features.
+        k (int): neighbours per row, ``1 <= k <= n - 1``.
+        metric (str): ``'l2'`` (squared Euclidean) or ``'ip'``.
+        use_gpu (str | bool): as in :func:`knn_search`.
+
+    Returns:
+        tuple: ``(dists, idx)``, each ``(n, k)`` on ``feats.device``, best
+        first; ``idx`` is int64.
+    """
+    n = feats.shape[0] if feats.dim() >= 1 else 0
+    if k < 1:
+        raise ValueError(f'num_neighbors (k) must be >= 1, got {k}')
+    if k + 1 > n:
+        raise ValueError(f'num_neighbors (k={k}) needs at least k+1={k + 1} '
+                         f'samples, got {n}')
+    dists, idx = knn_search(feats, feats, k + 1, metric=metric,
+                            use_gpu=use_gpu)
+    drop = idx == torch.arange(n, device=idx.device)[:, None]
+    drop[:, -1] |= ~drop.any(1)
+    keep = ~drop
+    return dists[keep].view(n, k), idx[keep].view(n, k)
+
+
 def weighted_knn_scores(sims: torch.Tensor, indices: torch.Tensor,
                         bank_labels: torch.Tensor, num_classes: int,
                         temperature: float = 0.07) -> torch.Tensor:

@@ -1,0 +1,3 @@
+from .multi_resolution import MultiResolutionViews
+
+__all__ = ['MultiResolutionViews']

@@ -1,0 +1,3 @@
+from .clim_heads import MixedContrastiveHead, MixedLatentPredictHead
+
+__all__ = ['MixedContrastiveHead', 'MixedLatentPredictHead']

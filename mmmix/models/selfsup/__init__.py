@@ -1,0 +1,3 @@
+from .clim import CLIMBYOL, CLIMMixin, CLIMMoCo, CLIMSimSiam
+
+__all__ = ['CLIMMixin', 'CLIMMoCo', 'CLIMBYOL', 'CLIMSimSiam']
