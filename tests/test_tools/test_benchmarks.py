@@ -59,3 +59,18 @@ def test_metrix_benchmark_without_the_reference(capsys):
     rec = last_json(capsys)
     assert rec['speedup'] is None and rec['loss_reference'] is None
     assert rec['embed_over_baseline'] > 0 and rec['ms_ours'] > 0
+
+
+def test_clim_benchmark_prints_the_issue_keys(capsys):
+    bench = load_tool('benchmarks/clim.py')
+    bench.main(['--num', '600', '--clusters', '6', '--k', '10',
+                '--arch', 'resnet18', '--size', '32', '--batch', '2',
+                '--queue', '8', '--steps', '1', '--warmup', '0',
+                '--device', 'cpu'])
+    rec = last_json(capsys)
+    for key in ('selection_s', 'sklearn_s', 'step_over_moco',
+                'step_over_moco_single_res'):
+        assert rec[key] > 0, key
+    ratio = rec['clim_ms'] / rec['moco_multires_ms']
+    assert abs(rec['step_over_moco'] - ratio) < 1e-6 * ratio
+    assert rec['sizes'] == [32, 23]

@@ -70,7 +70,8 @@ class CLIMMixin:
             Defaults to True (spec ambiguity A1).
         inst_weight (float): weight of the instance term. Defaults to 1.
         mix_weight (float): weight of the mixed (or positive) term.
-            Defaults to 1.
+            Defaults to 1. With 0 no positive is used (the base method over
+            the anchor's multi-resolution views; unpaired data is accepted).
         resolution_pairs (str): ``'all'`` ordered pairs ``(r, r')`` (Eq. 6)
             or ``'same'`` (``r = r'`` only). Defaults to ``'all'``.
         pair_reduction (str): ``'mean'`` or ``'sum'`` over resolution pairs
@@ -165,12 +166,18 @@ class CLIMMixin:
         return self.neck(self.backbone(inputs))[0]
 
     # -------------------------------------------------------------- step
+    @property
+    def uses_positive(self) -> bool:
+        """False when ``mix_weight=0``: the base method on the anchor's
+        (multi-resolution) views alone."""
+        return self.mix_weight != 0
+
     def _split_views(self, inputs: List[torch.Tensor]):
         per_image = self.num_views * self.num_resolutions
-        if not isinstance(inputs, (list, tuple)) or \
-                len(inputs) != 2 * per_image:
-            got = len(inputs) if isinstance(inputs, (list, tuple)) else \
-                type(inputs).__name__
+        n = len(inputs) if isinstance(inputs, (list, tuple)) else None
+        if n != 2 * per_image and not (n == per_image
+                                       and not self.uses_positive):
+            got = n if n is not None else type(inputs).__name__
             raise ValueError(
                 f'{type(self).__name__} expects {2 * per_image} images per '
                 f'sample (anchor then positive, each {self.num_views} views '
@@ -183,13 +190,16 @@ class CLIMMixin:
             return [[inputs[offset + v * r + j] for j in range(r)]
                     for v in range(self.num_views)]
 
-        return views(0), views(per_image)
+        return views(0), views(per_image) if n == 2 * per_image else None
 
     def loss(self, inputs: List[torch.Tensor], data_samples,
              **kwargs) -> Dict[str, torch.Tensor]:
         """CLIM losses: ``loss_inst`` and ``loss_mix`` (``loss_pos`` with
         ``mix=False``)."""
         anchor, positive = self._split_views(inputs)
+        use_pos = self.uses_positive
+        mix = self.mix and use_pos
+        with_anchor = self.use_inst_loss or not mix
         r = self.num_resolutions
         b = anchor[0][0].shape[0]
         device = anchor[0][0].device
@@ -198,16 +208,15 @@ class CLIMMixin:
 
         # queries (with gradient): anchor and/or mixed views, one batch per
         # query view and resolution
-        with_anchor = self.use_inst_loss or not self.mix
         queries, lams = {}, {}
         for v in sorted({p[0] for p in self.base_pairs}):
-            if self.mix:
+            if mix:
                 lam, centers = sample_cutmix_params(
                     b, self.alpha, per_batch=self.per_batch,
                     prob=self.mix_prob, device=device)
             for i in range(r):
                 parts = [anchor[v][i]] if with_anchor else []
-                if self.mix:
+                if mix:
                     h, w = anchor[v][i].shape[-2:]
                     boxes = cutmix_boxes(lam, centers, h, w)
                     mixed, lams[v, i] = pairwise_cutmix(
@@ -215,56 +224,46 @@ class CLIMMixin:
                     parts.append(mixed)
                 queries[v, i] = self._query_embed(torch.cat(parts))
 
-        # keys (no gradient): anchor and positive views in one batch
+        # keys (no gradient): anchor (and positive) views in one batch
         self._update_target()
         keys = {}
         for w in sorted({p[1] for p in self.base_pairs}):
             for j in range(r):
-                k = self._key_embed(
-                    torch.cat([anchor[w][j], positive[w][j]]))
-                keys[w, j] = k.view(2, b, -1)
+                views = [anchor[w][j]] + ([positive[w][j]] if use_pos else [])
+                keys[w, j] = self._key_embed(torch.cat(views)).view(
+                    len(views), b, -1)
 
-        inst = mixed = 0.
+        inst = pos = 0.
         for v, w, weight in self.base_pairs:
             for i in range(r):
                 partners = [j for i2, j in res_pairs if i2 == i]
                 if not partners:
                     continue
-                # (2 * len(partners), b, d): anchor keys then positive keys
-                k = torch.cat([keys[w, j] for j in partners])
-                k_a, k_p = k[0::2], k[1::2]
-                q = queries[v, i]
-                if with_anchor and self.mix:
-                    k = torch.cat([torch.cat([k_a, k_p]),
-                                   torch.cat([k_a, k_p])], dim=1)
-                else:
-                    k = torch.cat([k_a, k_p])
-                losses = self._pair_losses(q, k)  # (2 * np, n_query)
                 n_p = len(partners)
-                if with_anchor and self.mix:
-                    l_inst = losses[:n_p, :b]
-                    l_mix = losses[:, b:]
-                    inst = inst + weight * l_inst.mean(1).sum()
-                    lam = lams[v, i]
+                # rows: anchor keys of every partner, then positive keys
+                k = torch.cat([keys[w, j] for j in partners])
+                k = torch.cat([k[0::2], k[1::2]]) if use_pos else k
+                q = queries[v, i]
+                if with_anchor and mix:  # queries [anchor; mixed]
+                    k = torch.cat([k, k], dim=1)
+                losses = self._pair_losses(q, k)  # (rows, len(q))
+                if with_anchor:
+                    inst = inst + weight * losses[:n_p, :b].mean(1).sum()
+                if mix:
+                    l_mix = losses[:, -b:]
                     for t in range(n_p):
-                        mixed = mixed + weight * mixed_pair_loss(
-                            l_mix[[t, n_p + t]], lam)
-                elif self.mix:
-                    lam = lams[v, i]
-                    for t in range(n_p):
-                        mixed = mixed + weight * mixed_pair_loss(
-                            losses[[t, n_p + t]], lam)
-                else:
-                    inst = inst + weight * losses[:n_p].mean(1).sum()
-                    mixed = mixed + weight * losses[n_p:].mean(1).sum()
+                        pos = pos + weight * mixed_pair_loss(
+                            l_mix[[t, n_p + t]], lams[v, i])
+                elif use_pos:
+                    pos = pos + weight * losses[n_p:].mean(1).sum()
 
         scale = 1. / len(res_pairs) if self.pair_reduction == 'mean' else 1.
         out = {}
         if with_anchor and self.inst_weight:
             out['loss_inst'] = self.inst_weight * scale * inst
-        if self.mix_weight:
-            name = 'loss_mix' if self.mix else 'loss_pos'
-            out[name] = self.mix_weight * scale * mixed
+        if use_pos:
+            out['loss_mix' if mix else 'loss_pos'] = \
+                self.mix_weight * scale * pos
         self._after_step(keys)
         return out
 
@@ -340,7 +339,7 @@ class CLIMMoCo(CLIMMixin, MoCo):
         elif self.enqueue == 'anchor_all_res':
             k = torch.cat([keys[1, j][0]
                            for j in range(self.num_resolutions)])
-        else:
+        else:  # anchor and positive (when a positive is used)
             k = keys[1, 0].flatten(0, 1)
         self._dequeue_and_enqueue(k)
 

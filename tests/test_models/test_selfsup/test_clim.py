@@ -210,3 +210,21 @@ def test_bad_arguments_and_inputs():
     model = _moco(num_resolutions=2)
     with pytest.raises(ValueError, match='expects 8 images'):
         model.loss(_images(2, 4, (32, 24)), None)
+
+
+def test_without_positive_is_the_base_method():
+    """mix_weight=0: unpaired views; one resolution gives MoCo exactly and
+    two give MoCo's loss averaged over the four resolution pairs."""
+    ref, ours = _moco(MoCo), _moco(CLIMMoCo, mix_weight=0.)
+    _copy_weights(ref, ours)
+    v1, v2 = _images(2)
+    ref_loss = ref.loss([v1, v2], None)['loss']
+    out = ours.loss([v1, v2], None)
+    assert set(out) == {'loss_inst'}
+    torch.testing.assert_close(out['loss_inst'], ref_loss, atol=1e-5,
+                               rtol=1e-5)
+    multi = _moco(CLIMMoCo, mix_weight=0., num_resolutions=2)
+    out = multi.loss(_images(2, 4, (32, 24)), None)
+    assert set(out) == {'loss_inst'} and torch.isfinite(out['loss_inst'])
+    with pytest.raises(ValueError, match='leave no loss'):
+        _moco(CLIMMoCo, mix_weight=0., use_inst_loss=False)

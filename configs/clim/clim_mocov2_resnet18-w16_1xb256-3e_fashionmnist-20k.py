@@ -1,11 +1,13 @@
-# MoCo v2 + CLIM on Fashion-MNIST (runs on a CPU): the quickstart's MoCo v2
-# (same network, views and schedule) with CLIM's three edits:
+# MoCo v2 + CLIM on Fashion-MNIST (runs on a CPU): the MoCo v2 baseline
+# config (same network, crops, optimiser, schedule, 20k images) with CLIM's
+# three edits:
 #   1. the dataset is wrapped in CLIMPairDataset (anchor + one positive),
 #   2. the views come from MultiResolutionViews: one crop per view rendered
 #      at 28 and 20 px (the paper's {224, 160} ratio),
 #   3. CLIMHook selects positives (faiss k-means + kNN, centre-wise rule)
-#      from the key encoder's features before every epoch from epoch 1.
-_base_ = '../quickstart/mocov2_resnet18-w16_1xb256-4e_fashionmnist.py'
+#      from the key encoder's features before every epoch from epoch 1
+#      (the first epoch uses the anchor itself as its positive).
+_base_ = './mocov2_resnet18-w16_1xb256-3e_fashionmnist-20k.py'
 
 scales = (28, 20)
 
@@ -32,9 +34,9 @@ train_pipeline = [
          transforms=photometric),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='PackInputs')]
 
-data_root = '/usr/share/datasets/fashion-mnist'
+num_train = {{_base_.num_train}}
+data_root = {{_base_.data_root}}
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
@@ -44,10 +46,15 @@ train_dataloader = dict(
             type='mmmix.FashionMNIST',
             data_root=data_root,
             split='train',
+            indices=num_train,
             pipeline=train_pipeline)))
 
-def _loader(split):
-    return dict(
+# n = 20,000 images: m = n / 128 = 156 clusters (ImageNet's 1.28M / 10,000),
+# k = 40 neighbours, a pool of 10 (the paper's values). Features: the key
+# encoder on the unaugmented images (the same 20,000, in order).
+clim_hook = dict(
+    type='mmmix.CLIMHook',
+    dataloader=dict(
         batch_size=1000,
         num_workers=1,
         sampler=dict(type='DefaultSampler', shuffle=False),
@@ -55,27 +62,14 @@ def _loader(split):
         dataset=dict(
             type='mmmix.FashionMNIST',
             data_root=data_root,
-            split=split,
-            pipeline=test_pipeline))
-
-
-knn_hook = dict(
-    type='mmmix.KNNEvalHook',
-    bank_dataloader=_loader('train'),
-    query_dataloader=_loader('test'),
-    interval={{_base_.max_epochs}},
-    num_neighbors=(20, 200),
-    topk=(1, 5),
-    temperature=0.07)
-# n = 60,000 images: m = n / 128 = 469 clusters (ImageNet's 1.28M / 10,000),
-# k = 40 neighbours, a pool of 10 (the paper's values).
-clim_hook = dict(
-    type='mmmix.CLIMHook',
-    dataloader=_loader('train'),
+            split='train',
+            indices=num_train,
+            pipeline=[dict(type='PackInputs')])),
     interval=1,
     start_epoch=1,
     mode='center_wise',
-    num_clusters=469,
+    num_clusters=156,
     num_neighbors=40,
     pool_size=10)
+knn_hook = {{_base_.knn_hook}}
 custom_hooks = [clim_hook, knn_hook]
