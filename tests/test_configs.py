@@ -16,7 +16,8 @@ In-Shop; ``configs/metrix/*_resnet50*``) are too many to build a runner for
 each: they have their own tests at the end of this file (structure and
 model build of every config, the thesis's hyper-parameters per loss and
 dataset, the data sections on tiny generated archives, and one ResNet-50
-loss forward at 64x64).
+loss forward at 64x64). The ImageNet CLIM configs (``configs/clim``, all
+but the Fashion-MNIST ones) are checked in ``tests/test_configs_clim.py``.
 """
 import contextlib
 import copy
@@ -50,10 +51,17 @@ METRIX_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'metrix', '*.py')))
 #: the ResNet-50 Metrix configs (tested separately, see the end of the file)
 METRIX_PAPER = [c for c in METRIX_CONFIGS if 'fashionmnist' not in c]
 METRIX_FASHION = [c for c in METRIX_CONFIGS if 'fashionmnist' in c]
+#: the ImageNet CLIM configs (pretraining, ablations, benchmarks): no data
+#: here, and SSL models have no head.num_classes; tests/test_configs_clim.py
+#: checks them
+CLIM_PAPER = sorted(
+    f for f in glob.glob(osp.join(ROOT, 'configs', 'clim', '**', '*.py'),
+                         recursive=True)
+    if 'fashionmnist' not in f)
 CONFIGS = sorted(
     f for f in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                          recursive=True)
-    if '_base_' not in f and f not in METRIX_PAPER)
+    if '_base_' not in f and f not in METRIX_PAPER and f not in CLIM_PAPER)
 
 #: the network input size each dataset's train pipeline must produce
 #: (CustomDataset is keyed by the data root's folder name)

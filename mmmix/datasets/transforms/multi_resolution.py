@@ -112,9 +112,12 @@ class MultiResolutionViews(BaseTransform):
         interpolation (str): Resize interpolation, one of 'nearest',
             'bilinear', 'bicubic', 'area', 'lanczos'. Defaults to 'bilinear'.
         backend (str): Resize backend, 'cv2' or 'pillow'. Defaults to 'cv2'.
-        transforms (list[dict | callable], optional): Photometric pipeline
-            applied to each copy (built from the TRANSFORMS registry). It
-            must not change the image size. Defaults to None (no ops).
+        transforms (list, optional): Photometric pipeline applied to each
+            copy (transform configs built from the TRANSFORMS registry, or
+            callables). It must not change the image size. A list of
+            ``num_views`` such lists gives each view its own pipeline (e.g.
+            BYOL's two asymmetric ones), as mmpretrain's ``MultiView`` does.
+            Defaults to None (no ops).
 
     Example:
         >>> train_pipeline = [
@@ -196,20 +199,28 @@ class MultiResolutionViews(BaseTransform):
             max_attempts=self.max_attempts,
             interpolation=interpolation,
             backend=backend)
-        self.pipeline = None
-        if transforms:
-            # nested wrappers (RandomApply, ...) build their children with
-            # mmcv's root registry, which finds mmpretrain/mmmix transforms
-            # only under a default scope: use 'mmmix' when none is active
-            scope = None
-            if DefaultScope.get_current_instance() is None:
-                scope = 'mmmix'
-            with DefaultScope.overwrite_default_scope(scope):
-                self.pipeline = Compose([
+        per_view = bool(transforms) and all(
+            isinstance(t, Sequence) and not isinstance(t, (str, dict))
+            for t in transforms)
+        if per_view and len(transforms) != self.num_views:
+            raise ValueError(
+                f'transforms has {len(transforms)} per-view pipelines but '
+                f'num_views={self.num_views}')
+        view_pipes = list(transforms) if per_view else [transforms] * \
+            self.num_views
+        # nested wrappers (RandomApply, ...) build their children with
+        # mmcv's root registry, which finds mmpretrain/mmmix transforms only
+        # under a default scope: use 'mmmix' when none is active
+        scope = None
+        if DefaultScope.get_current_instance() is None:
+            scope = 'mmmix'
+        self.pipelines = []
+        with DefaultScope.overwrite_default_scope(scope):
+            for pipe in view_pipes:
+                self.pipelines.append(Compose([
                     TRANSFORMS.build(t) if isinstance(t, dict) else t
-                    for t in transforms
-                ])
-
+                    for t in pipe
+                ]) if pipe else None)
     def _draw(self, img: np.ndarray) -> Tuple[Tuple[int, int, int, int],
                                                bool]:
         """Draw one crop box ``(y1, x1, h, w)`` and one flip."""
@@ -232,13 +243,15 @@ class MultiResolutionViews(BaseTransform):
             out = out[..., None]
         return out
 
-    def _photometric(self, results: dict, img: np.ndarray) -> np.ndarray:
-        if self.pipeline is None:
+    def _photometric(self, results: dict, img: np.ndarray,
+                     view: int = 0) -> np.ndarray:
+        pipeline = self.pipelines[view]
+        if pipeline is None:
             return img
         inputs = dict(results)
         inputs['img'] = img
         inputs['img_shape'] = img.shape[:2]
-        outputs = self.pipeline(inputs)
+        outputs = pipeline(inputs)
         if outputs is None:
             raise RuntimeError(
                 'the photometric pipeline of MultiResolutionViews returned '
@@ -264,7 +277,7 @@ class MultiResolutionViews(BaseTransform):
             raise TypeError('MultiResolutionViews expects an (H, W) or '
                             '(H, W, C) array in results["img"]')
         imgs, boxes, flips = [], [], []
-        for _ in range(self.num_views):
+        for v in range(self.num_views):
             box, flip = self._draw(img)
             rng_state = None
             for i, size in enumerate(self.scales):
@@ -272,14 +285,14 @@ class MultiResolutionViews(BaseTransform):
                     box, flip = self._draw(img)
                 view = self._render(img, box, flip, size)
                 if not self.share_photometric:
-                    view = self._photometric(results, view)
+                    view = self._photometric(results, view, v)
                 elif rng_state is None:  # first copy: remember its draws
                     rng_state = _get_rng_state()
-                    view = self._photometric(results, view)
+                    view = self._photometric(results, view, v)
                 else:  # replay the first copy's draws, then move on
                     current = _get_rng_state()
                     _set_rng_state(rng_state)
-                    view = self._photometric(results, view)
+                    view = self._photometric(results, view, v)
                     _set_rng_state(current)
                 imgs.append(view)
                 boxes.append(box)
@@ -304,5 +317,5 @@ class MultiResolutionViews(BaseTransform):
         repr_str += f'share_photometric={self.share_photometric}, '
         repr_str += f'max_attempts={self.max_attempts}, '
         repr_str += f'interpolation={self.interpolation}, '
-        repr_str += f'backend={self.backend}, transforms={self.pipeline})'
+        repr_str += f'backend={self.backend}, transforms={self.pipelines})'
         return repr_str

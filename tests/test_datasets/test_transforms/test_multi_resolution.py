@@ -189,3 +189,19 @@ def test_grey_image_through_pack_inputs():
 def test_argument_errors(kwargs, field):
     with pytest.raises(ValueError, match=field):
         MultiResolutionViews(**kwargs)
+
+
+def test_per_view_pipelines():
+    def zero(results):
+        results['img'] = np.zeros_like(results['img'])
+        return results
+
+    t = MultiResolutionViews(num_views=2, scales=(8, 6),
+                             crop_ratio_range=(0.5, 1.),
+                             transforms=[[zero], []])
+    img = np.full((16, 16), 200, np.uint8)
+    out = t(dict(img=img))['img']
+    assert all((v == 0).all() for v in out[:2])
+    assert all((v == 200).all() for v in out[2:])
+    with pytest.raises(ValueError, match='per-view pipelines'):
+        MultiResolutionViews(num_views=3, transforms=[[zero], []])

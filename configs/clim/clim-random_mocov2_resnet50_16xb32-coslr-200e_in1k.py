@@ -1,0 +1,15 @@
+# Table 6 (sample selection, 200 epochs, single resolution), row "random",
+# column "+ cutmix": 67.1% ImageNet linear top-1. Selection random: a positive
+# drawn uniformly from all other images.
+_base_ = './_base_/clim-single-res_mocov2_resnet50_16xb32-coslr-200e_in1k.py'
+
+custom_hooks = [
+    dict(type='mmmix.CLIMHook',
+         dataloader={{_base_.clim_dataloader}},
+         interval=5,
+         start_epoch=0,
+         mode='random',
+         num_clusters=10000,
+         num_neighbors=40,
+         pool_size=10)
+]
