@@ -14,7 +14,8 @@ from tests.conftest import ROOT
 register_all_modules(init_default_scope=False)
 
 CLIM_FMNIST = osp.join(
-    ROOT, 'configs/clim/clim_mocov2_resnet18-w16_1xb256-3e_fashionmnist-20k.py')
+    ROOT, 'configs/clim',
+    'clim_mocov2_resnet18-w16_1xb256-3e_fashionmnist-20k.py')
 
 
 class _RecordPositives(Hook):
