@@ -1,0 +1,70 @@
+"""Mean ± std over seeds of self-supervised pretraining runs.
+
+Reads, for each ``METHOD`` and seed ``S``, the run directory
+``ROOT/METHOD_seedS`` written by ``tools/train.py --work-dir``: the
+``knn_summary.json`` of its ``KNNEvalHook`` (the ``trained`` row: weighted
+k-NN top-1 for each ``k``), and, where the run has a ``CLIMHook``, its
+``clim_selection.json`` (the label precision of the selected positives,
+first and last selection round, in %). Prints a markdown table (sample
+standard deviation) and, as the last line, the same numbers as JSON.
+
+Usage::
+
+    python tools/analysis/pretrain_table.py ROOT --methods moco clim \
+        --seeds 0 1 2
+"""
+import argparse
+import json
+import os.path as osp
+
+from mmmix.utils.profiling import mean_std
+
+
+def read_run(run_dir: str) -> dict:
+    path = osp.join(run_dir, 'knn_summary.json')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'no knn_summary.json in {run_dir}')
+    with open(path) as f:
+        trained = json.load(f)['trained']
+    out = {k: v for k, v in trained.items() if k.startswith('top')}
+    clim = osp.join(run_dir, 'clim_selection.json')
+    if osp.isfile(clim):
+        with open(clim) as f:
+            rounds = json.load(f)
+        precision = [r.get('label_precision') for r in rounds]
+        if precision and precision[0] is not None:
+            out['pos_precision_first'] = 100 * precision[0]
+            out['pos_precision_last'] = 100 * precision[-1]
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('root')
+    parser.add_argument('--methods', nargs='+', required=True)
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    table, columns = {}, []
+    for method in args.methods:
+        runs = [read_run(osp.join(args.root, f'{method}_seed{s}'))
+                for s in args.seeds
+                if osp.isdir(osp.join(args.root, f'{method}_seed{s}'))]
+        if not runs:
+            raise FileNotFoundError(f'no runs of {method} under {args.root}')
+        for run in runs:
+            columns += [k for k in run if k not in columns]
+        table[method] = {k: mean_std([r.get(k) for r in runs])
+                         for k in columns}
+    table = {m: {k: row.get(k) for k in columns} for m, row in table.items()}
+    print('| method | seeds | ' + ' | '.join(columns) + ' |')
+    print('|---' * (len(columns) + 2) + '|')
+    for method, row in table.items():
+        cells = ['—' if s is None else f'{s["mean"]:.2f} ± {s["std"]:.2f}'
+                 for s in row.values()]
+        n = max(s['n'] for s in row.values() if s)
+        print(f'| {method} | {n} | ' + ' | '.join(cells) + ' |')
+    print(json.dumps(table))
+
+
+if __name__ == '__main__':
+    main()
