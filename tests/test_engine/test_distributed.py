@@ -192,3 +192,73 @@ def test_dist_test_matches_single_process(fashion_root, tmp_path):
     # of image 0 would give 11 / 40)
     assert results[1] == pytest.approx(100 * 10 / 39)
     assert results[2] == pytest.approx(100 * 10 / 39)
+
+
+def _clim_select_worker(rank, world, init_file, data_root, out):
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub, MMLogger
+
+    from mmmix.datasets import CLIMPairDataset
+    from mmmix.engine import MMMixRunner
+    from mmmix.engine.hooks import CLIMHook
+    from mmmix.utils import register_all_modules
+    register_all_modules()
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=world)
+
+    class PixelFeatures(torch.nn.Module):
+        """Selection features = normalised pixels, the same on every rank."""
+
+        def __init__(self):
+            super().__init__()
+            from mmpretrain.models import ClsDataPreprocessor
+            self.data_preprocessor = ClsDataPreprocessor()
+
+        def selection_features(self, x, source):
+            return torch.nn.functional.normalize(x.flatten(1).float(), dim=1)
+
+    dataset = dict(type='mmmix.FashionMNIST', data_root=data_root,
+                   split='train', pipeline=[dict(type='PackInputs')])
+    pair = CLIMPairDataset(dataset, pool_size=5)
+    hook = CLIMHook(
+        dataloader=dict(batch_size=7, num_workers=0,
+                        sampler=dict(type='DefaultSampler', shuffle=False),
+                        collate_fn=dict(type='default_collate'),
+                        dataset=dataset),
+        num_clusters=4, num_neighbors=10, pool_size=5, progress=False)
+
+    class Visualizer:
+
+        def add_scalars(self, *args, **kwargs):
+            pass
+
+    runner = SimpleNamespace(
+        train_dataloader=SimpleNamespace(dataset=pair),
+        model=PixelFeatures(), epoch=0, iter=0, work_dir=out + '_work',
+        build_dataloader=lambda cfg: MMMixRunner.build_dataloader(cfg,
+                                                                  seed=0),
+        message_hub=MessageHub.get_instance(f'clim_{rank}'),
+        visualizer=Visualizer(), logger=MMLogger.get_instance('clim_test'))
+    os.makedirs(runner.work_dir, exist_ok=True)
+    stats = hook.select(runner)
+    torch.save(dict(table=tuple(pair.table), version=pair.version,
+                    stats=stats), f'{out}.{rank}')
+    dist.destroy_process_group()
+
+
+def test_clim_table_selected_once_and_broadcast(fashion_root, tmp_path):
+    """Features gathered from both shards (120 images, batches of 7: the
+    sampler pads), positives selected on rank 0, the same table on rank 1."""
+    out = str(tmp_path / 'table')
+    mp.spawn(_clim_select_worker, nprocs=2,
+             args=(2, str(tmp_path / 'init'), fashion_root, out))
+    r0, r1 = torch.load(f'{out}.0'), torch.load(f'{out}.1')
+    assert r0['version'] == r1['version'] == 1
+    for a, b in zip(r0['table'], r1['table']):
+        assert torch.equal(a, b)
+    members, start, count, self_pos = r0['table']
+    assert members.numel() == 120 * 5 and (count == 5).all()
+    assert r0['stats'] == r1['stats']
+    # the generated classes are separable in pixel space
+    assert r0['stats']['label_precision'] > 0.9
