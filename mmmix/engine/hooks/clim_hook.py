@@ -218,7 +218,17 @@ class CLIMHook(Hook):
 
     # ---------------------------------------------------------------- hooks
     def before_train(self, runner) -> None:
-        self._pair_dataset(runner)  # fail early on a wrong config
+        # fail before the first epoch on a wrong config or too small data
+        n = len(self._pair_dataset(runner))
+        if self.num_clusters is not None and self.num_clusters > n and \
+                self.mode in ('center_wise', 'kmeans'):
+            raise ValueError(f'num_clusters={self.num_clusters} exceeds the '
+                             f'{n} training images')
+        k = self.pool_size if self.mode == 'knn' else self.num_neighbors
+        if self.mode in ('center_wise', 'knn') and k + 1 > n:
+            raise ValueError(
+                f"{'pool_size' if self.mode == 'knn' else 'num_neighbors'}"
+                f'={k} needs at least {k + 1} training images, got {n}')
 
     def before_train_epoch(self, runner) -> None:
         if self._due(runner.epoch):

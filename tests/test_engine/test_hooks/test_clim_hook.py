@@ -162,3 +162,16 @@ def test_unwrapped_dataset_is_refused(fashion_root, tmp_path):
     runner = build_runner(cfg)
     with pytest.raises(TypeError, match='CLIMPairDataset'):
         runner.train()
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(num_clusters=500), 'num_clusters=500 exceeds the 120'),
+    (dict(num_neighbors=200, pool_size=5), 'num_neighbors=200 needs'),
+])
+def test_too_small_data_fails_before_training(fashion_root, tmp_path,
+                                              kwargs, match):
+    cfg = tiny_clim_cfg(fashion_root, tmp_path, max_epochs=1, **kwargs)
+    runner = build_runner(cfg)
+    with pytest.raises(ValueError, match=match):
+        runner.train()
+    assert runner.iter == 0
