@@ -1,5 +1,5 @@
-# MoCo v2 + CLIM on ImageNet-1k, ResNet-50 (Li et al., 2020; spec
-# the CLIM spec, clim.md §1, §3.5-3.9, §4): the shared base of the CLIM
+# MoCo v2 + CLIM on ImageNet-1k, ResNet-50 (Li et al., 2020; CLIM spec
+# clim.md §1, §3.5-3.9, §4): the shared base of the CLIM
 # ImageNet configs, 200 epochs with multi-resolution R = {224, 160}.
 #
 # mmpretrain's MoCo v2 config with CLIM's edits:
