@@ -10,6 +10,6 @@ train_dataloader = dict(
              scales=(28, ),
              crop_ratio_range=(0.5, 1.),
              flip_prob=0.5,
-             transforms={{_base_.photometric}}),
+             transforms={{_base_.clim_photometric}}),
         dict(type='PackInputs'),
     ])))

@@ -15,7 +15,10 @@
 #   * mmmix.CLIMHook every 5 epochs from epoch 0 on the target network's
 #     projections of the centre-cropped images: m = 10,000, k = 40, the
 #     centre-wise rule, 10 positives.
-_base_ = 'mmpretrain::byol/byol_resnet50_16xb256-coslr-200e_in1k.py'
+_base_ = [
+    'mmpretrain::byol/byol_resnet50_16xb256-coslr-200e_in1k.py',
+    './_base_/clim_in1k_selection.py',
+]
 custom_imports = dict(imports=['mmmix'], allow_failed_imports=False)
 default_scope = 'mmmix'
 
@@ -77,31 +80,6 @@ train_dataloader = dict(
             split='train',
             pipeline=train_pipeline)))
 
-clim_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNet',
-        data_root=data_root,
-        split='train',
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='ResizeEdge', scale=256, edge='short',
-                 backend='pillow'),
-            dict(type='CenterCrop', crop_size=224),
-            dict(type='PackInputs'),
-        ]))
 custom_hooks = [
-    dict(
-        type='mmmix.CLIMHook',
-        dataloader=clim_dataloader,
-        interval=5,
-        start_epoch=0,
-        mode='center_wise',
-        num_clusters=10000,
-        num_neighbors=40,
-        pool_size=10),
+    {{_base_.clim_hook}},
 ]

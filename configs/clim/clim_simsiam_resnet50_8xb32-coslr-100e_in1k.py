@@ -13,7 +13,10 @@
 #   * mmmix.CLIMHook every 5 epochs from epoch 0 on the online encoder's
 #     projections (SimSiam has no momentum encoder) of the centre-cropped
 #     images: m = 10,000, k = 40, the centre-wise rule, 10 positives.
-_base_ = 'mmpretrain::simsiam/simsiam_resnet50_8xb32-coslr-100e_in1k.py'
+_base_ = [
+    'mmpretrain::simsiam/simsiam_resnet50_8xb32-coslr-100e_in1k.py',
+    './_base_/clim_in1k_selection.py',
+]
 custom_imports = dict(imports=['mmmix'], allow_failed_imports=False)
 default_scope = 'mmmix'
 
@@ -30,30 +33,6 @@ model = dict(
     resolution_pairs='all',
     pair_reduction='mean')
 
-# MoCo v2's photometric ops (SimSiam's pipeline), drawn per resolution copy
-photometric = [
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.4,
-                hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 2.0),
-        magnitude_std='inf',
-        prob=0.5),
-]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='mmmix.MultiResolutionViews',
@@ -63,7 +42,7 @@ train_pipeline = [
          flip_prob=0.5,
          interpolation='bilinear',
          backend='pillow',
-         transforms=photometric),
+         transforms={{_base_.clim_photometric}}),  # SimSiam's = MoCo v2's
     dict(type='PackInputs'),
 ]
 
@@ -79,33 +58,8 @@ train_dataloader = dict(
             split='train',
             pipeline=train_pipeline)))
 
-clim_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNet',
-        data_root=data_root,
-        split='train',
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='ResizeEdge', scale=256, edge='short',
-                 backend='pillow'),
-            dict(type='CenterCrop', crop_size=224),
-            dict(type='PackInputs'),
-        ]))
 lr = {{_base_.lr}}
 custom_hooks = [
     dict(type='SimSiamHook', priority='HIGH', fix_pred_lr=True, lr=lr),
-    dict(
-        type='mmmix.CLIMHook',
-        dataloader=clim_dataloader,
-        interval=5,
-        start_epoch=0,
-        mode='center_wise',
-        num_clusters=10000,
-        num_neighbors=40,
-        pool_size=10),
+    {{_base_.clim_hook}},
 ]

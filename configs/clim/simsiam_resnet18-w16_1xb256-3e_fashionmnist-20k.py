@@ -9,13 +9,15 @@
 # CIFAR rule 0.03 x 256 / 256), wd 5e-4, cosine over all parameters: the
 # predictor's fixed lr (`fix_lr` + SimSiamHook) is dropped, because the
 # config tests admit only lr_mult / decay_mult in paramwise custom_keys.
-_base_ = 'mmpretrain::simsiam/simsiam_resnet50_8xb32-coslr-100e_in1k.py'
+_base_ = [
+    'mmpretrain::simsiam/simsiam_resnet50_8xb32-coslr-100e_in1k.py',
+    './_base_/fashionmnist-20k_ssl.py',
+]
 custom_imports = dict(imports=['mmmix'], allow_failed_imports=False)
 default_scope = 'mmmix'
 
-max_epochs = 3
+max_epochs = 3  # fmnist_epochs
 batch_size = 256
-num_train = 20000
 width = 16  # ResNet base width; the last stage has 8 * width channels
 
 model = dict(
@@ -32,69 +34,22 @@ model = dict(
     head=dict(
         predictor=dict(in_channels=512, hid_channels=128, out_channels=512)))
 
-# Fashion-MNIST mean / std of the 0-255 pixels, one grey channel.
-data_preprocessor = dict(
-    type='SelfSupDataPreprocessor', mean=[72.94], std=[90.02], to_rgb=False)
+data_root = {{_base_.fmnist_data_root}}  # the inherited top-level variable
+data_preprocessor = {{_base_.fmnist_data_preprocessor}}
 
-view_pipeline = [
-    dict(type='RandomResizedCrop', scale=28, crop_ratio_range=(0.5, 1.),
-         backend='cv2'),
-    # mmcv's contrast, saturation and hue need 3 channels: brightness only.
-    dict(type='RandomApply',
-         transforms=[dict(type='ColorJitter', brightness=0.4, backend='cv2')],
-         prob=0.8),
-    dict(type='RandomFlip', prob=0.5),
-]
-train_pipeline = [
-    dict(type='MultiView', num_views=2, transforms=[view_pipeline]),
-    dict(type='PackInputs'),
-]
-
-data_root = '/usr/share/datasets/fashion-mnist'
 train_dataloader = dict(
     batch_size=batch_size,
     num_workers=1,
     persistent_workers=True,
-    dataset=dict(
-        _delete_=True,
-        type='mmmix.FashionMNIST',
-        data_root=data_root,
-        split='train',
-        indices=num_train,
-        pipeline=train_pipeline))
+    dataset={{_base_.fmnist_train_dataset}})
 
-
-def _loader(split):
-    return dict(
-        batch_size=1000,
-        num_workers=1,
-        sampler=dict(type='DefaultSampler', shuffle=False),
-        collate_fn=dict(type='default_collate'),
-        dataset=dict(
-            type='mmmix.FashionMNIST',
-            data_root=data_root,
-            split=split,
-            pipeline=[dict(type='PackInputs')]))
-
-
-knn_hook = dict(
-    type='mmmix.KNNEvalHook',
-    bank_dataloader=_loader('train'),
-    query_dataloader=_loader('test'),
-    interval=max_epochs,
-    num_neighbors=(20, 200),
-    topk=(1, 5),
-    temperature=0.07)
-custom_hooks = [knn_hook]
+custom_hooks = [{{_base_.fmnist_knn_hook}}]
 
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
     optimizer=dict(type='SGD', lr=0.03, weight_decay=5e-4, momentum=0.9))
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0,
-         end=max_epochs)
-]
+param_scheduler = {{_base_.fmnist_param_scheduler}}
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 default_hooks = dict(
     logger=dict(interval=50),

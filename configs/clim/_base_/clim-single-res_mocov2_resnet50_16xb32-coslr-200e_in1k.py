@@ -18,6 +18,6 @@ train_dataloader = dict(
                  flip_prob=0.5,
                  interpolation='bilinear',
                  backend='pillow',
-                 transforms={{_base_.photometric}}),
+                 transforms={{_base_.clim_photometric}}),
             dict(type='PackInputs'),
         ])))

@@ -17,7 +17,10 @@
 #     kNN (k = 40), the centre-wise rule (Eq. 2), 10 positives per anchor;
 #   * schedule: batch 512 = 16 GPUs x 32, SGD lr 0.06 (= 0.03 x 512 / 256),
 #     momentum 0.9, wd 1e-4, cosine, no warm-up (A15, A22).
-_base_ = 'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py'
+_base_ = [
+    'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
+    './clim_in1k_selection.py',
+]
 custom_imports = dict(imports=['mmmix'], allow_failed_imports=False)
 default_scope = 'mmmix'
 
@@ -42,32 +45,6 @@ model = dict(
     pair_reduction='mean',
     enqueue='anchor_base')
 
-# MoCo v2's photometric ops (mmpretrain's mocov2 view pipeline), applied to
-# every resolution copy with its own random draws; the crop and the flip are
-# MultiResolutionViews' (one per view, shared by the copies).
-photometric = [
-    dict(
-        type='RandomApply',
-        transforms=[
-            dict(
-                type='ColorJitter',
-                brightness=0.4,
-                contrast=0.4,
-                saturation=0.4,
-                hue=0.1)
-        ],
-        prob=0.8),
-    dict(
-        type='RandomGrayscale',
-        prob=0.2,
-        keep_channels=True,
-        channel_weights=(0.114, 0.587, 0.2989)),
-    dict(
-        type='GaussianBlur',
-        magnitude_range=(0.1, 2.0),
-        magnitude_std='inf',
-        prob=0.5),
-]
 views = dict(
     type='mmmix.MultiResolutionViews',
     num_views=2,
@@ -76,7 +53,7 @@ views = dict(
     flip_prob=0.5,
     interpolation='bilinear',
     backend='pillow',
-    transforms=photometric)
+    transforms={{_base_.clim_photometric}})
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     views,
@@ -96,36 +73,7 @@ train_dataloader = dict(
             split='train',
             pipeline=train_pipeline)))
 
-# The selection features: the key encoder on the unaugmented training images
-# (Resize 256 on the short side, CenterCrop 224), in dataset order (A2).
-clim_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(
-        type='ImageNet',
-        data_root=data_root,
-        split='train',
-        pipeline=[
-            dict(type='LoadImageFromFile'),
-            dict(type='ResizeEdge', scale=256, edge='short',
-                 backend='pillow'),
-            dict(type='CenterCrop', crop_size=224),
-            dict(type='PackInputs'),
-        ]))
-custom_hooks = [
-    dict(
-        type='mmmix.CLIMHook',
-        dataloader=clim_dataloader,
-        interval=5,
-        start_epoch=0,
-        mode='center_wise',
-        num_clusters=10000,
-        num_neighbors=40,
-        pool_size=10)
-]
+custom_hooks = [{{_base_.clim_hook}}]
 
 optim_wrapper = dict(
     type='OptimWrapper',
