@@ -247,7 +247,7 @@ class CLIMMixin:
                 if with_anchor and mix:  # queries [anchor; mixed]
                     k = torch.cat([k, k], dim=1)
                 losses = self._pair_losses(q, k)  # (rows, len(q))
-                if with_anchor:
+                if self.use_inst_loss:
                     inst = inst + weight * losses[:n_p, :b].mean(1).sum()
                 if mix:
                     l_mix = losses[:, -b:]
@@ -259,7 +259,7 @@ class CLIMMixin:
 
         scale = 1. / len(res_pairs) if self.pair_reduction == 'mean' else 1.
         out = {}
-        if with_anchor and self.inst_weight:
+        if self.use_inst_loss and self.inst_weight:
             out['loss_inst'] = self.inst_weight * scale * inst
         if use_pos:
             out['loss_mix' if mix else 'loss_pos'] = \

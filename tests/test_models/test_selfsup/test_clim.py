@@ -148,6 +148,10 @@ def test_pair_options(monkeypatch):
     nomix = _moco(num_resolutions=1, mix=False)
     out = nomix.loss(_images(4), None)
     assert set(out) == {'loss_inst', 'loss_pos'}
+    only_pos = _moco(num_resolutions=1, mix=False, use_inst_loss=False)
+    _copy_weights(nomix, only_pos)
+    out_pos = only_pos.loss(_images(4), None)
+    assert set(out_pos) == {'loss_pos'}
     for m in (_moco(num_resolutions=1, enqueue='anchor_and_pos'), ):
         m.loss(_images(4), None)
         assert int(m.queue_ptr) == 8
