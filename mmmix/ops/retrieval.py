@@ -357,6 +357,32 @@ def alignment(x: ArrayLike,
     return total / count
 
 
+def intra_class_similarity(x: ArrayLike, labels: ArrayLike) -> float:
+    """Mean cosine similarity of same-class pairs, averaged over classes.
+
+    CLIM's Table 10: for each class the mean of ``cos(x_i, x_j)`` over its
+    unordered pairs ``i < j``, then the mean over classes with at least two
+    members (labels ``< 0`` are ignored). Rows are L2-normalised here. From
+    class sums, ``sum_{i != j} x_i.x_j = |sum_i x_i|^2 - n_c``: ``O(n d)``.
+    """
+    x = torch.nn.functional.normalize(_as_double(x, 'x'), dim=1)
+    labels = torch.as_tensor(_as_labels(labels, 'labels', len(x)),
+                             device=x.device).long()
+    keep = labels >= 0
+    x, labels = x[keep], labels[keep]
+    if not len(labels):
+        raise ValueError('no labelled embeddings')
+    num = int(labels.max()) + 1
+    sums = x.new_zeros(num, x.shape[1]).index_add_(0, labels, x)
+    counts = torch.bincount(labels, minlength=num).double()
+    valid = counts >= 2
+    if not bool(valid.any()):
+        raise ValueError('no class has two embeddings')
+    pair_sum = sums.pow(2).sum(1) - counts  # ordered pairs i != j
+    per_class = pair_sum[valid] / (counts[valid] * (counts[valid] - 1))
+    return float(per_class.mean())
+
+
 def uniformity(x: ArrayLike, t: float = 2.0, chunk: int = 256) -> float:
     """Uniformity ``log mean_{i<j} exp(-t ||x_i - x_j||^2)``.
 

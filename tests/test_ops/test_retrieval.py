@@ -480,3 +480,27 @@ def test_anchor_mixed_similarities_and_curve():
         anchor_mixed_similarities(x, [0, 1, 2, 3], [0.5], 5, seed=0)
     with pytest.raises(ValueError, match='len\\(lams\\)'):
         positivity_curve(sims, lams[:2])
+
+
+def test_intra_class_similarity_against_pairs():
+    from mmmix.ops.retrieval import intra_class_similarity
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 5, generator=g)
+    labels = torch.randint(0, 4, (30, ), generator=g)
+    labels[0] = -1  # ignored
+    labels[1] = 7  # a singleton class: no pair
+    xn = torch.nn.functional.normalize(x.double(), dim=1)
+    per_class = []
+    for c in range(8):
+        rows = [i for i in range(30) if labels[i] == c]
+        sims = [float(xn[i] @ xn[j]) for a, i in enumerate(rows)
+                for j in rows[a + 1:]]
+        if sims:
+            per_class.append(sum(sims) / len(sims))
+    expected = sum(per_class) / len(per_class)
+    assert abs(intra_class_similarity(x, labels) - expected) < 1e-12
+    # identical embeddings within each class: similarity 1
+    same = torch.eye(3)[torch.tensor([0, 0, 1, 1, 2, 2])]
+    assert abs(intra_class_similarity(same, [0, 0, 1, 1, 2, 2]) - 1) < 1e-12
+    with pytest.raises(ValueError, match='two embeddings'):
+        intra_class_similarity(torch.randn(3, 2), [0, 1, 2])

@@ -29,4 +29,5 @@ def test_writes_every_mode_and_the_figure(fashion_root, tmp_path):
     # the generated classes are separable even at random init
     assert modes['center_wise']['label_precision'] > \
         modes['random']['label_precision']
+    assert -1 <= summary['intra_class_similarity'] <= 1
     assert osp.getsize(osp.join(out, 'clim_positives.png')) > 1000

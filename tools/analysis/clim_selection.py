@@ -14,7 +14,9 @@ keeps the 10 nearest, as the ablation does) and writes
 
 * ``DIR/clim_selection.json``: for each mode the statistics of
   :func:`mmmix.ops.selection_stats`, among them ``label_precision``: the
-  probability that a drawn positive has its anchor's label (exact);
+  probability that a drawn positive has its anchor's label (exact); and
+  ``intra_class_similarity`` of the same features (CLIM's Table 10 measure,
+  :func:`mmmix.ops.intra_class_similarity`);
 * ``DIR/clim_positives.png``: ``--num-show`` random anchors (first column)
   followed by their centre-wise pool, a green frame where the positive
   shares the anchor's label, red where it does not.
@@ -36,6 +38,7 @@ from mmmix.ops.positive_selection import (
     select_positives,
     selection_stats,
 )
+from mmmix.ops.retrieval import intra_class_similarity
 from mmmix.utils import register_all_modules
 
 
@@ -127,6 +130,10 @@ def main(argv=None):
                    num_samples=int(feats.shape[0]), feat_source=source,
                    num_clusters=hook.get('num_clusters'), num_neighbors=k,
                    pool_size=pool_size, modes=results)
+    if (labels >= 0).any():
+        summary['intra_class_similarity'] = intra_class_similarity(
+            feats, labels)
+        print('intra_class_similarity', summary['intra_class_similarity'])
     with open(osp.join(args.out_dir, 'clim_selection.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     if 'center_wise' in pools and args.num_show > 0:
