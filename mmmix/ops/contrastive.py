@@ -4,8 +4,12 @@ CLIM (Li et al., 2020) weights two positives of one query per sample,
 ``lam * l(q, k_a) + (1 - lam) * l(q, k_p)``: these functions return the
 per-sample terms so that the weighting stays a cheap elementwise product.
 """
+import math
+
 import torch
 import torch.nn.functional as F
+
+MARGIN_TYPES = ('cos', 'arc')
 
 
 def _stack_keys(keys) -> torch.Tensor:
@@ -82,4 +86,39 @@ def mixed_pair_loss(losses: torch.Tensor,
     return (lam * losses[0] + (1 - lam) * losses[1]).mean()
 
 
-__all__ = ['nce_pair_losses', 'cosine_pair_losses', 'mixed_pair_loss']
+def margin_positive(cos_pos: torch.Tensor, margin: float,
+                    margin_type: str = 'cos') -> torch.Tensor:
+    """The positive cosine with InterCLR's decision margin (MarginNCE).
+
+    ``'cos'``: ``cos - m`` (Eq. 5 of InterCLR; ``m > 0`` is stricter,
+    ``m < 0`` looser). ``'arc'``: the additive angular margin
+    ``cos(theta + m)`` where it is monotone in ``theta`` and its linear
+    continuation elsewhere (ArcFace's rule): for ``m > 0``,
+    ``cos - m sin(pi - m)`` once ``theta > pi - m``; for ``m < 0``,
+    ``cos + m sin(m)`` while ``theta < -m``. ``m = 0`` returns ``cos_pos``.
+
+    Args:
+        cos_pos (Tensor): cosine similarities of the positives, any shape.
+        margin (float): ``m``.
+        margin_type (str): ``'cos'`` or ``'arc'``.
+    """
+    if margin_type not in MARGIN_TYPES:
+        raise ValueError(f'margin_type must be one of {MARGIN_TYPES}, got '
+                         f'{margin_type!r}')
+    if margin == 0:
+        return cos_pos
+    if margin_type == 'cos':
+        return cos_pos - margin
+    sin = (1 - cos_pos.pow(2)).clamp(0, 1).sqrt()
+    phi = cos_pos * math.cos(margin) - sin * math.sin(margin)
+    if margin > 0:
+        valid = cos_pos > math.cos(math.pi - margin)
+        fallback = cos_pos - math.sin(math.pi - margin) * margin
+    else:
+        valid = cos_pos < math.cos(margin)
+        fallback = cos_pos + math.sin(margin) * margin
+    return torch.where(valid, phi, fallback)
+
+
+__all__ = ['nce_pair_losses', 'cosine_pair_losses', 'mixed_pair_loss',
+           'margin_positive', 'MARGIN_TYPES']
