@@ -9,6 +9,13 @@ from .contrastive import (
 )
 from .cutmix import cutmix_boxes, pairwise_cutmix, sample_cutmix_params
 from .knn import knn_accuracy, knn_graph, knn_search, weighted_knn_scores
+from .pair_sampling import (
+    NEGATIVE_STRATEGIES,
+    draw_cluster_positives,
+    draw_random_negatives,
+    gather_scores,
+    sample_negatives,
+)
 from .positive_selection import (
     FILL_RULES,
     SELECTION_MODES,
@@ -19,6 +26,16 @@ from .positive_selection import (
     pool_table,
     select_positives,
     selection_stats,
+)
+from .pseudo_labels import (
+    ASSIGN_METRICS,
+    assign_labels,
+    check_cluster_setup,
+    cluster_means,
+    cluster_sizes,
+    cluster_stats,
+    momentum_update,
+    repair_clusters,
 )
 from .retrieval import (
     alignment,
@@ -54,5 +71,9 @@ __all__ = [
     'sample_cutmix_params', 'cutmix_boxes', 'pairwise_cutmix',
     'knn_graph', 'kmeans', 'PositiveTable', 'draw_positives',
     'center_wise_pool', 'select_positives', 'selection_stats', 'pool_table',
-    'cluster_table', 'SELECTION_MODES', 'FILL_RULES'
+    'cluster_table', 'SELECTION_MODES', 'FILL_RULES',
+    'NEGATIVE_STRATEGIES', 'draw_cluster_positives', 'draw_random_negatives',
+    'gather_scores', 'sample_negatives', 'ASSIGN_METRICS', 'assign_labels',
+    'check_cluster_setup', 'cluster_means', 'cluster_sizes', 'cluster_stats',
+    'momentum_update', 'repair_clusters'
 ]

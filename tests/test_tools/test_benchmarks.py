@@ -74,3 +74,30 @@ def test_clim_benchmark_prints_the_issue_keys(capsys):
     ratio = rec['clim_ms'] / rec['moco_multires_ms']
     assert abs(rec['step_over_moco'] - ratio) < 1e-6 * ratio
     assert rec['sizes'] == [32, 23]
+
+
+def test_interclr_benchmark_prints_the_issue_keys(capsys):
+    bench = load_tool('benchmarks/interclr.py')
+    bench.main(['--num', '2000', '--no-big', '--K', '64', '--arch',
+                'resnet18', '--size', '32', '--batch', '4', '--queue', '8',
+                '--step-num', '2000', '--steps', '1', '--warmup', '0',
+                '--device', 'cpu'])
+    out = capsys.readouterr().out.strip().splitlines()
+    rec = json.loads(out[-1])
+    for key in ('inter_step_ms', 'step_over_moco', 'bank_mib', 'table_ms',
+                'sample_ms', 'loss_backward_ms', 'update_reassign_ms',
+                'repair_ms', 'centroid_update_ms', 'moco_ms',
+                'interclr_ms', 'bank_mib_1.28m'):
+        assert rec[key] > 0, key
+    parts = sum(rec[f'{p}_ms'] for p in ('table', 'sample', 'loss_backward',
+                                         'update_reassign', 'repair'))
+    total = parts + rec['centroid_update_ms'] / 10
+    assert abs(rec['inter_step_ms'] - total) < 1e-6 * total
+    # 2000 x 128 float32 rows, 2000 int64 labels, 16 x 128 centroids and
+    # the four int64 arrays of the cluster table
+    assert rec['clusters'] == 16 and rec['pool'] == 200
+    expected = (2000 * 128 * 4 + 2000 * 8 + 16 * 128 * 4 + 4 * 2000 * 8)
+    assert abs(rec['bank_mib'] - expected / 2**20) < 1e-9
+    assert rec['big_skipped'] == '--no-big'
+    ratio = rec['interclr_ms'] / rec['moco_ms']
+    assert abs(rec['step_over_moco'] - ratio) < 1e-6 * ratio

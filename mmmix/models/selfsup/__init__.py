@@ -1,3 +1,13 @@
 from .clim import CLIMBYOL, CLIMMixin, CLIMMoCo, CLIMSimSiam
+from .interclr import (
+    NPID,
+    InterCLRBYOL,
+    InterCLRMixin,
+    InterCLRMoCo,
+    InterCLRNPID,
+)
 
-__all__ = ['CLIMMixin', 'CLIMMoCo', 'CLIMBYOL', 'CLIMSimSiam']
+__all__ = [
+    'CLIMMixin', 'CLIMMoCo', 'CLIMBYOL', 'CLIMSimSiam', 'InterCLRMixin',
+    'InterCLRMoCo', 'InterCLRBYOL', 'InterCLRNPID', 'NPID'
+]

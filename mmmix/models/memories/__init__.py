@@ -1,0 +1,3 @@
+from .pseudo_label_memory import PseudoLabelMemory
+
+__all__ = ['PseudoLabelMemory']
