@@ -33,3 +33,25 @@ def test_mean_std_over_seeds(tmp_path, capsys):
     assert out[2].startswith('| moco | 2 | 81.00 ± 1.41 |')
     with pytest.raises(FileNotFoundError, match='byol'):
         tool.main([str(tmp_path), '--methods', 'byol'])
+
+
+def test_interclr_clusters_and_feature_nmi(tmp_path, capsys):
+    for seed, (nmi, change) in enumerate([(0.3, 0.9), (0.5, 0.7)]):
+        _run(tmp_path, f'interclr_seed{seed}', 80.)
+        d = tmp_path / f'interclr_seed{seed}'
+        (d / 'interclr_clusters.json').write_text(json.dumps([
+            dict(tag='init', epoch=0, nmi=0.4),
+            dict(tag='epoch', epoch=1, nmi=0.1, change_ratio=1.0),
+            dict(tag='epoch', epoch=2, nmi=nmi, change_ratio=change)]))
+        (d / 'feature_clusters.json').write_text(json.dumps(
+            dict(nmi_k10=0.5 + seed / 10, nmi_k10_per_seed=[0.5])))
+    tool = load_tool('analysis/pretrain_table.py')
+    tool.main([str(tmp_path), '--methods', 'interclr', '--seeds', '0', '1'])
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    row = rec['interclr']
+    assert row['pseudo_nmi_init']['mean'] == pytest.approx(40.)
+    assert row['pseudo_nmi_last']['mean'] == pytest.approx(40.)
+    assert row['change_ratio_first']['mean'] == pytest.approx(100.)
+    assert row['change_ratio_last']['mean'] == pytest.approx(80.)
+    assert row['feature_nmi_k10']['mean'] == pytest.approx(55.)
+    assert 'feature_nmi_k10_per_seed' not in row

@@ -5,7 +5,12 @@ Reads, for each ``METHOD`` and seed ``S``, the run directory
 ``knn_summary.json`` of its ``KNNEvalHook`` (the ``trained`` row: weighted
 k-NN top-1 for each ``k``), and, where the run has a ``CLIMHook``, its
 ``clim_selection.json`` (the label precision of the selected positives,
-first and last selection round, in %). Prints a markdown table (sample
+first and last selection round, in %), where it has an ``InterCLRHook``,
+its ``interclr_clusters.json`` (the NMI of the pseudo-labels with the true
+classes, in %, after the initial clustering and at the end, and the mean
+``change_ratio`` of the first and last epoch, in %), and, where
+``tools/analysis/feature_clusters.py`` wrote one, ``feature_clusters.json``
+(k-means NMI of the features, in %). Prints a markdown table (sample
 standard deviation) and, as the last line, the same numbers as JSON.
 
 Usage::
@@ -35,6 +40,27 @@ def read_run(run_dir: str) -> dict:
         if precision and precision[0] is not None:
             out['pos_precision_first'] = 100 * precision[0]
             out['pos_precision_last'] = 100 * precision[-1]
+    interclr = osp.join(run_dir, 'interclr_clusters.json')
+    if osp.isfile(interclr):
+        with open(interclr) as f:
+            records = json.load(f)
+        init = [r for r in records if r['tag'] == 'init']
+        epochs = [r for r in records if r['tag'] == 'epoch']
+        if init and 'nmi' in init[0]:
+            out['pseudo_nmi_init'] = 100 * init[0]['nmi']
+        if epochs and 'nmi' in epochs[-1]:
+            out['pseudo_nmi_last'] = 100 * epochs[-1]['nmi']
+        changes = [r['change_ratio'] for r in epochs if 'change_ratio' in r]
+        if changes:
+            out['change_ratio_first'] = 100 * changes[0]
+            out['change_ratio_last'] = 100 * changes[-1]
+    clusters = osp.join(run_dir, 'feature_clusters.json')
+    if osp.isfile(clusters):
+        with open(clusters) as f:
+            result = json.load(f)
+        for key, value in result.items():
+            if key.startswith('nmi_k') and not key.endswith('_per_seed'):
+                out[f'feature_{key}'] = 100 * value
     return out
 
 

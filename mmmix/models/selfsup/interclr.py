@@ -92,6 +92,9 @@ class InterCLRMixin:
             raise ValueError('InterCLR needs memory.num_clusters (k)')
         n = self.memory.length
         self.needs_negatives = needs_negatives
+        if needs_negatives and self.memory.num_clusters < 2:
+            raise ValueError('memory.num_clusters must be >= 2: negatives '
+                             'come from the other clusters')
         if needs_negatives:
             if neg_strategy not in NEGATIVE_STRATEGIES:
                 raise ValueError(f'neg_strategy must be one of '

@@ -243,6 +243,10 @@ def test_errors_name_the_field():
     with pytest.raises(ValueError, match='num_clusters'):
         _build(InterCLRMoCo, memory=dict(type='mmmix.PseudoLabelMemory',
                                          length=N, feat_dim=8))
+    with pytest.raises(ValueError, match='num_clusters must be >= 2'):
+        _build(InterCLRMoCo, memory=dict(type='mmmix.PseudoLabelMemory',
+                                         length=N, feat_dim=8,
+                                         num_clusters=1))
     model = _build(InterCLRMoCo)
     with pytest.raises(RuntimeError, match='InterCLRHook'):
         model.loss(_images(), _samples([0, 1, 2, 3]))
