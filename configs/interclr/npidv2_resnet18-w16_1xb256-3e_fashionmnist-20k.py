@@ -24,7 +24,8 @@ model = dict(
         base_channels=16,
         norm_cfg=dict(type='BN'),
         zero_init_residual=False),
-    neck=dict(type='NonLinearNeck', in_channels=128, hid_channels=512,
+    # NPIDv2's 2-layer MLP (fc-ReLU-fc, OpenSelfSup's NonLinearNeckV1)
+    neck=dict(type='MoCoV2Neck', in_channels=128, hid_channels=512,
               out_channels=128, with_avg_pool=True),
     head=dict(type='mmmix.MarginNCEHead', temperature=0.1, margin=0.),
     memory=dict(type='mmmix.PseudoLabelMemory', length=20000, feat_dim=128,

@@ -262,3 +262,87 @@ def test_clim_table_selected_once_and_broadcast(fashion_root, tmp_path):
     assert r0['stats'] == r1['stats']
     # the generated classes are separable in pixel space
     assert r0['stats']['label_precision'] > 0.9
+
+
+def _interclr_cluster_worker(rank, world, init_file, data_root, out):
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub, MMLogger
+
+    from mmmix.engine import MMMixRunner
+    from mmmix.engine.hooks import InterCLRHook
+    from mmmix.models import PseudoLabelMemory
+    from mmmix.utils import register_all_modules
+    register_all_modules()
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=world)
+
+    class PixelModel(torch.nn.Module):
+        """Clustering features = normalised pixels, plus a memory whose
+        split seed differs by rank (only rank 0's repair may count)."""
+        memory_needs_clusters = True
+        label_update = 'online'
+        intra_weight, inter_weight = 0.75, 0.25
+
+        def __init__(self):
+            super().__init__()
+            from mmpretrain.models import ClsDataPreprocessor
+            self.data_preprocessor = ClsDataPreprocessor()
+            self.memory = PseudoLabelMemory(120, 28 * 28, num_clusters=6,
+                                            min_cluster=12, seed=rank)
+
+        def interclr_features(self, x, source):
+            return torch.nn.functional.normalize(x.flatten(1).float(), dim=1)
+
+    dataset = dict(type='mmmix.FashionMNIST', data_root=data_root,
+                   split='train', pipeline=[dict(type='PackInputs')])
+    hook = InterCLRHook(
+        dataloader=dict(batch_size=7, num_workers=0,
+                        sampler=dict(type='DefaultSampler', shuffle=True),
+                        collate_fn=dict(type='default_collate'),
+                        dataset=dataset),
+        progress=False)
+
+    class Visualizer:
+
+        def add_scalars(self, *args, **kwargs):
+            pass
+
+    from mmmix.datasets import FashionMNIST
+    runner = SimpleNamespace(
+        train_dataloader=SimpleNamespace(dataset=FashionMNIST(
+            data_root=data_root, split='train')),
+        model=PixelModel(), epoch=0, iter=0, work_dir=out + '_work',
+        build_dataloader=lambda cfg: MMMixRunner.build_dataloader(cfg,
+                                                                  seed=0),
+        message_hub=MessageHub.get_instance(f'interclr_{rank}'),
+        visualizer=Visualizer(), logger=MMLogger.get_instance('ic_test'))
+    os.makedirs(runner.work_dir, exist_ok=True)
+    hook.before_train(runner)
+    torch.save(dict(state=runner.model.memory.state(),
+                    history=hook._history), f'{out}.{rank}')
+    dist.destroy_process_group()
+
+
+def test_interclr_clustering_is_identical_on_every_process(fashion_root,
+                                                           tmp_path):
+    """Features gathered from both shards (a shuffled, padded sampler),
+    k-means on rank 0, labels broadcast, repairs broadcast: both processes
+    start training with the same memory."""
+    out = str(tmp_path / 'memory')
+    mp.spawn(_interclr_cluster_worker, nprocs=2,
+             args=(2, str(tmp_path / 'init'), fashion_root, out))
+    r0, r1 = (torch.load(f'{out}.{r}', weights_only=False) for r in (0, 1))
+    for name in ('feats', 'labels', 'centroids'):
+        assert torch.equal(r0['state'][name], r1['state'][name]), name
+    assert r0['state']['labelled']
+    # the memory holds the images in dataset order
+    from mmmix.datasets import FashionMNIST
+    ds = FashionMNIST(data_root=fashion_root, split='train')
+    pixels = torch.stack([torch.as_tensor(ds.get_data_info(i)['img'])
+                          for i in range(len(ds))]).flatten(1).float()
+    torch.testing.assert_close(
+        r0['state']['feats'], torch.nn.functional.normalize(pixels, dim=1))
+    sizes = torch.bincount(r0['state']['labels'], minlength=6)
+    assert bool((sizes > 0).all())
+    assert r0['history'][0]['tag'] == 'init'

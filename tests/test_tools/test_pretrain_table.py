@@ -49,9 +49,11 @@ def test_interclr_clusters_and_feature_nmi(tmp_path, capsys):
     tool.main([str(tmp_path), '--methods', 'interclr', '--seeds', '0', '1'])
     rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     row = rec['interclr']
-    assert row['pseudo_nmi_init']['mean'] == pytest.approx(40.)
-    assert row['pseudo_nmi_last']['mean'] == pytest.approx(40.)
-    assert row['change_ratio_first']['mean'] == pytest.approx(100.)
-    assert row['change_ratio_last']['mean'] == pytest.approx(80.)
+    assert row['pseudo_nmi_e0']['mean'] == pytest.approx(40.)
+    assert row['pseudo_nmi_e1']['mean'] == pytest.approx(10.)
+    assert row['pseudo_nmi_e2']['mean'] == pytest.approx(40.)
+    assert row['change_ratio_e1']['mean'] == pytest.approx(100.)
+    assert row['change_ratio_e2']['mean'] == pytest.approx(80.)
+    assert 'change_ratio_e0' not in row
     assert row['feature_nmi_k10']['mean'] == pytest.approx(55.)
     assert 'feature_nmi_k10_per_seed' not in row

@@ -7,8 +7,9 @@ k-NN top-1 for each ``k``), and, where the run has a ``CLIMHook``, its
 ``clim_selection.json`` (the label precision of the selected positives,
 first and last selection round, in %), where it has an ``InterCLRHook``,
 its ``interclr_clusters.json`` (the NMI of the pseudo-labels with the true
-classes, in %, after the initial clustering and at the end, and the mean
-``change_ratio`` of the first and last epoch, in %), and, where
+classes after the initial clustering, ``pseudo_nmi_e0``, and after every
+epoch ``e``, ``pseudo_nmi_e{e}``, and the epoch's mean ``change_ratio_e{e}``,
+all in %), and, where
 ``tools/analysis/feature_clusters.py`` wrote one, ``feature_clusters.json``
 (k-means NMI of the features, in %). Prints a markdown table (sample
 standard deviation) and, as the last line, the same numbers as JSON.
@@ -44,16 +45,13 @@ def read_run(run_dir: str) -> dict:
     if osp.isfile(interclr):
         with open(interclr) as f:
             records = json.load(f)
-        init = [r for r in records if r['tag'] == 'init']
-        epochs = [r for r in records if r['tag'] == 'epoch']
-        if init and 'nmi' in init[0]:
-            out['pseudo_nmi_init'] = 100 * init[0]['nmi']
-        if epochs and 'nmi' in epochs[-1]:
-            out['pseudo_nmi_last'] = 100 * epochs[-1]['nmi']
-        changes = [r['change_ratio'] for r in epochs if 'change_ratio' in r]
-        if changes:
-            out['change_ratio_first'] = 100 * changes[0]
-            out['change_ratio_last'] = 100 * changes[-1]
+        for r in records:  # the initial clustering, then every epoch
+            if r['tag'] not in ('init', 'epoch'):
+                continue
+            if 'nmi' in r:
+                out[f"pseudo_nmi_e{r['epoch']}"] = 100 * r['nmi']
+            if 'change_ratio' in r:
+                out[f"change_ratio_e{r['epoch']}"] = 100 * r['change_ratio']
     clusters = osp.join(run_dir, 'feature_clusters.json')
     if osp.isfile(clusters):
         with open(clusters) as f:
