@@ -10,6 +10,7 @@ from .runner import (
     MMMixRunner,
     build_model_from_cfg,
     build_runner,
+    find_hook_cfg,
     resolve_collate_fn,
     shutdown_distributed,
 )
@@ -19,6 +20,6 @@ install_checkpoint_loader()
 __all__ = [
     'CheckpointError', 'install_checkpoint_loader', 'register_safe_globals',
     'safe_torch_load', 'extract_features', 'pool_features', 'MMMixRunner',
-    'build_runner', 'build_model_from_cfg', 'resolve_collate_fn',
-    'shutdown_distributed'
+    'build_runner', 'build_model_from_cfg', 'find_hook_cfg',
+    'resolve_collate_fn', 'shutdown_distributed'
 ]

@@ -165,6 +165,19 @@ def build_model_from_cfg(cfg, checkpoint: Optional[str] = None):
     return model.to(get_device()).eval()
 
 
+def find_hook_cfg(cfg, type_name: str) -> dict:
+    """The first ``custom_hooks`` entry of type ``type_name`` (with or
+    without a scope prefix, e.g. ``'CLIMHook'`` matches ``'mmmix.CLIMHook'``).
+
+    Raises:
+        ValueError: when the config has none.
+    """
+    for hook in cfg.get('custom_hooks', None) or []:
+        if str(hook.get('type', '')).split('.')[-1] == type_name:
+            return hook
+    raise ValueError(f'{cfg.filename} has no {type_name} in custom_hooks')
+
+
 def build_runner(cfg) -> Runner:
     """Build :class:`MMMixRunner`, or the config's ``runner_type`` if set."""
     if 'runner_type' not in cfg:

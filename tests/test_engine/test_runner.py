@@ -100,3 +100,15 @@ def test_build_model_from_cfg_merges_the_preprocessor_and_loads(tmp_path):
                tmp_path / 'ckpt.pth')
     loaded = build_model_from_cfg(cfg, str(tmp_path / 'ckpt.pth'))
     assert torch.all(loaded.head.fc.weight == 0.5)
+
+
+def test_find_hook_cfg_with_or_without_scope():
+    from mmengine.config import Config
+
+    from mmmix.engine import find_hook_cfg
+    cfg = Config(dict(custom_hooks=[dict(type='mmmix.KNNEvalHook', a=1),
+                                    dict(type='CLIMHook', b=2)]))
+    assert find_hook_cfg(cfg, 'KNNEvalHook')['a'] == 1
+    assert find_hook_cfg(cfg, 'CLIMHook')['b'] == 2
+    with pytest.raises(ValueError, match='no InterCLRHook'):
+        find_hook_cfg(cfg, 'InterCLRHook')

@@ -31,7 +31,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmmix.engine import build_model_from_cfg
+from mmmix.engine import build_model_from_cfg, find_hook_cfg
 from mmmix.engine.feature_extraction import extract_features
 from mmmix.ops.positive_selection import (
     SELECTION_MODES,
@@ -53,13 +53,6 @@ def parse_args(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
-
-
-def clim_hook_cfg(cfg):
-    for hook in cfg.get('custom_hooks', []):
-        if str(hook.get('type', '')).split('.')[-1] == 'CLIMHook':
-            return hook
-    raise ValueError(f'{cfg.filename} has no CLIMHook in custom_hooks')
 
 
 def _image(dataset, idx):
@@ -103,7 +96,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    hook = clim_hook_cfg(cfg)
+    hook = find_hook_cfg(cfg, 'CLIMHook')
     model = build_model_from_cfg(cfg, args.checkpoint)
     loader = Runner.build_dataloader(hook['dataloader'], seed=args.seed)
     source = hook.get('feat_source', 'key')

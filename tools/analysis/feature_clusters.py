@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmmix.engine import build_model_from_cfg
+from mmmix.engine import build_model_from_cfg, find_hook_cfg
 from mmmix.engine.feature_extraction import extract_features
 from mmmix.ops.clustering import kmeans
 from mmmix.utils import register_all_modules
@@ -44,13 +44,6 @@ def parse_args(argv=None):
     parser.add_argument('--out')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
-
-
-def knn_hook_cfg(cfg):
-    for hook in cfg.get('custom_hooks', []):
-        if str(hook.get('type', '')).split('.')[-1] == 'KNNEvalHook':
-            return hook
-    raise ValueError(f'{cfg.filename} has no KNNEvalHook in custom_hooks')
 
 
 def cluster_nmi(feats, labels, num_clusters, seeds):
@@ -71,7 +64,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    hook = knn_hook_cfg(cfg)
+    hook = find_hook_cfg(cfg, 'KNNEvalHook')
     model = build_model_from_cfg(cfg, args.checkpoint)
     loader = Runner.build_dataloader(hook[f'{args.loader}_dataloader'],
                                      seed=0)

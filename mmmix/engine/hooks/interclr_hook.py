@@ -2,7 +2,7 @@
 import json
 import os.path as osp
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from mmengine.dist import broadcast, is_main_process
@@ -198,7 +198,7 @@ class InterCLRHook(MemoryBankHook):
         self._history = list(state.get('history', []))
 
     # ------------------------------------------------------------ cluster
-    def cluster(self, runner) -> torch.Tensor:
+    def cluster(self, runner) -> Tuple[torch.Tensor, torch.Tensor]:
         """Embed the training images and cluster them (k-means on rank 0).
 
         Returns:
