@@ -3,6 +3,8 @@
 Nothing here downloads: datasets are written as the files the dataset classes
 read (IDX for Fashion-MNIST, image folders), small enough for a CPU test.
 """
+import copy
+import functools
 import gzip
 import os
 import os.path as osp
@@ -106,3 +108,33 @@ def tiny_quickstart_cfg(data_root, work_dir, max_epochs=2, **hook_kwargs):
     cfg.randomness = dict(seed=0, deterministic=True)
     cfg.log_level = 'WARNING'
     return cfg
+
+
+# ------------------------------------------------- config-test helpers ----
+@functools.lru_cache(maxsize=None)
+def parse_config(path):
+    """``Config.fromfile(path)``, parsed once per session (callers that
+    modify it take a ``copy.deepcopy``)."""
+    from mmengine.config import Config
+    return Config.fromfile(path)
+
+
+def load_config(path):
+    """A private copy of the config at ``path`` (parsed once)."""
+    return copy.deepcopy(parse_config(path))
+
+
+def strip_scope(node):
+    """``node`` without the ``_scope_`` keys of inherited dicts."""
+    if isinstance(node, dict):
+        return {k: strip_scope(v) for k, v in node.items() if k != '_scope_'}
+    if isinstance(node, (list, tuple)):
+        return [strip_scope(v) for v in node]
+    return node
+
+
+def mmpretrain_cfg(path):
+    """A config of the installed mmpretrain (``mmpretrain::<path>``)."""
+    import mmpretrain
+    return parse_config(osp.join(osp.dirname(mmpretrain.__file__), '.mim',
+                                 'configs', path))

@@ -11,7 +11,6 @@ learning rates and subset. The Fashion-MNIST CLIM configs are built and run
 by ``tests/test_configs.py``.
 """
 import copy
-import functools
 import glob
 import os
 import os.path as osp
@@ -20,7 +19,6 @@ import re
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
@@ -33,7 +31,12 @@ from mmmix.registry import (
     TRANSFORMS,
 )
 from mmmix.utils import register_all_modules
-from tests.conftest import ROOT
+from tests.conftest import (
+    ROOT,
+    load_config,
+    mmpretrain_cfg,
+    strip_scope,
+)
 
 register_all_modules(init_default_scope=False)
 
@@ -100,30 +103,9 @@ def expected(name):
     return exp
 
 
-@functools.lru_cache(maxsize=None)
-def _parse(path):
-    return Config.fromfile(path)
-
-
 def load(name):
     """A private copy of a configs/clim config (parsed once)."""
-    return copy.deepcopy(_parse(osp.join(CLIM_DIR, name)))
-
-
-def strip_scope(node):
-    """``node`` without the ``_scope_`` keys of inherited dicts."""
-    if isinstance(node, dict):
-        return {k: strip_scope(v) for k, v in node.items() if k != '_scope_'}
-    if isinstance(node, (list, tuple)):
-        return [strip_scope(v) for v in node]
-    return node
-
-
-def mmpretrain_cfg(path):
-    """A config of the installed mmpretrain (``mmpretrain::<path>``)."""
-    import mmpretrain
-    return _parse(osp.join(osp.dirname(mmpretrain.__file__), '.mim',
-                           'configs', path))
+    return load_config(osp.join(CLIM_DIR, name))
 
 
 #: MoCo v2's photometric ops (mmpretrain's view pipeline without its crop

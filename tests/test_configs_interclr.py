@@ -16,7 +16,6 @@ tested in ``tests/test_engine/test_hooks/test_interclr_hook.py`` and the
 multi-layer linear probes in ``tests/test_configs_interclr_eval.py``.
 """
 import copy
-import functools
 import glob
 import os
 import os.path as osp
@@ -25,7 +24,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import ConfigDict
 from mmengine.model import revert_sync_batchnorm
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
@@ -40,7 +39,12 @@ from mmmix.registry import (
     TRANSFORMS,
 )
 from mmmix.utils import register_all_modules
-from tests.conftest import ROOT
+from tests.conftest import (
+    ROOT,
+    load_config,
+    mmpretrain_cfg,
+    strip_scope,
+)
 
 register_all_modules(init_default_scope=False)
 
@@ -133,30 +137,9 @@ def expected(name):
     return exp
 
 
-@functools.lru_cache(maxsize=None)
-def _parse(path):
-    return Config.fromfile(path)
-
-
 def load(name):
     """A private copy of a configs/interclr config (parsed once)."""
-    return copy.deepcopy(_parse(osp.join(INTERCLR_DIR, name)))
-
-
-def strip_scope(node):
-    """``node`` without the ``_scope_`` keys of inherited dicts."""
-    if isinstance(node, dict):
-        return {k: strip_scope(v) for k, v in node.items() if k != '_scope_'}
-    if isinstance(node, (list, tuple)):
-        return [strip_scope(v) for v in node]
-    return node
-
-
-def mmpretrain_cfg(path):
-    """A config of the installed mmpretrain (``mmpretrain::<path>``)."""
-    import mmpretrain
-    return _parse(osp.join(osp.dirname(mmpretrain.__file__), '.mim',
-                           'configs', path))
+    return load_config(osp.join(INTERCLR_DIR, name))
 
 
 EXTRACT_PIPELINE = [
