@@ -32,10 +32,13 @@ class PseudoLabelMemory(BaseModule):
     between processes (centroid sums, 2-means splits) run on rank 0 and are
     broadcast. All collectives are mmengine's, no-ops in one process.
 
-    The tensors are non-persistent buffers: they follow the model's device
-    but stay out of ``state_dict`` (so backbone exports and ``init_cfg``
-    loading never see them); :class:`mmmix.MemoryBankHook` stores
-    :meth:`state` in checkpoints.
+    The tensors are plain attributes, not buffers: they follow the model's
+    device and dtype conversions (:meth:`_apply`) but stay out of
+    ``state_dict`` (so backbone exports and ``init_cfg`` loading never see
+    them) and out of ``named_buffers``, so DistributedDataParallel does not
+    broadcast the bank from rank 0 at every forward (its
+    ``broadcast_buffers``; 626 MiB per step at ImageNet scale);
+    :class:`mmmix.MemoryBankHook` stores :meth:`state` in checkpoints.
 
     Args:
         length (int): ``n``, the training-set size.
@@ -79,15 +82,26 @@ class PseudoLabelMemory(BaseModule):
         g = torch.Generator().manual_seed(seed)
         feats = F.normalize(torch.randn(length, feat_dim, generator=g), dim=1)
         k = num_clusters or 1
-        self.register_buffer('feats', feats, persistent=False)
-        self.register_buffer('labels', torch.zeros(length, dtype=torch.long),
-                             persistent=False)
-        self.register_buffer('centroids', torch.zeros(k, feat_dim),
-                             persistent=False)
+        self.feats = feats
+        self.labels = torch.zeros(length, dtype=torch.long)
+        self.centroids = torch.zeros(k, feat_dim)
         self.labelled = False  # labels and centroids hold a clustering
         self._table = None
         self._repairs = 0
         self._pending = None  # (idx, feats) staged, not yet written
+
+    #: the memory's tensors (attributes moved by :meth:`_apply`)
+    tensor_names = ('feats', 'labels', 'centroids')
+
+    def _apply(self, fn, *args, **kwargs):
+        """Move / convert the memory's tensors with the module."""
+        super()._apply(fn, *args, **kwargs)
+        for name in self.tensor_names:
+            setattr(self, name, fn(getattr(self, name)))
+        self._table = None
+        if self._pending is not None:
+            self._pending = tuple(fn(t) for t in self._pending)
+        return self
 
     # ---------------------------------------------------------------- state
     def _labels_changed(self) -> None:
@@ -109,7 +123,7 @@ class PseudoLabelMemory(BaseModule):
 
     def load_state(self, state: dict) -> None:
         """Restore :meth:`state` (shapes must match)."""
-        for name in ('feats', 'labels', 'centroids'):
+        for name in self.tensor_names:
             cur, new = getattr(self, name), state[name]
             if tuple(new.shape) != tuple(cur.shape):
                 raise ValueError(

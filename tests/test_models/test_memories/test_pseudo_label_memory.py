@@ -21,13 +21,25 @@ def _memory(n=120, d=8, k=4, **kw):
     return PseudoLabelMemory(length=n, feat_dim=d, num_clusters=k, **kw)
 
 
-def test_buffers_are_non_persistent_and_initial_rows_unit():
+def test_memory_is_no_buffer_but_follows_the_module():
     mem = _memory()
+    # out of state_dict (exports) and of named_buffers (DDP would broadcast
+    # the whole bank from rank 0 at every forward)
     assert mem.state_dict() == {}
+    assert dict(torch.nn.Sequential(mem).named_buffers()) == {}
     torch.testing.assert_close(mem.feats.norm(dim=1), torch.ones(120))
     assert not mem.labelled
     # same seed, same random bank (every process starts equal)
     assert torch.equal(_memory().feats, mem.feats)
+    # module conversions reach the memory (and a staged update)
+    mem.stage(torch.tensor([1]), torch.randn(1, 8))
+    parent = torch.nn.Sequential(mem).double()
+    assert parent[0] is mem
+    assert mem.feats.dtype == mem.centroids.dtype == torch.float64
+    assert mem.labels.dtype == torch.long
+    assert mem._pending[1].dtype == torch.float64
+    mem.commit()
+    assert mem.feats.dtype == torch.float64
 
 
 def test_init_memory_sets_means_and_repairs():
