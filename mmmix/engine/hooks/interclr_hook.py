@@ -44,8 +44,8 @@ class MemoryBankHook(Hook):
     """Keep a model's memory bank (``model.memory``, a
     :class:`mmmix.PseudoLabelMemory`) in its checkpoints.
 
-    The bank is a non-persistent buffer (it stays out of ``state_dict`` and
-    of backbone exports); this hook writes :meth:`state` under the
+    The bank is not in the model's ``state_dict`` (nor in backbone
+    exports); this hook writes :meth:`state` under the
     checkpoint key ``'memory_bank'`` and restores it on resume, so a resumed
     run continues with the same features, labels and centroids. After every
     optimizer step it commits the step's staged bank update
