@@ -138,3 +138,49 @@ def mmpretrain_cfg(path):
     import mmpretrain
     return parse_config(osp.join(osp.dirname(mmpretrain.__file__), '.mim',
                                  'configs', path))
+
+
+def check_subset_annotation_read(cfg, tmp_path):
+    """The train set of ``cfg`` (an ImageNet subset config: ``ann_file``
+    lines ``<wnid>/<file> <label>``) selects exactly the listed images of
+    data_root/train: a 1 % file of two images beside one unlisted image."""
+    from mmengine.registry import DefaultScope
+
+    from mmmix.registry import DATASETS
+    root = tmp_path / 'imagenet'
+    listed = ['n01440764/n01440764_10026.JPEG 0',
+              'n01443537/n01443537_1000.JPEG 1']
+    os.makedirs(root / 'meta')
+    (root / 'meta' / '1percent.txt').write_text('\n'.join(listed) + '\n')
+    for line in listed + ['n01443537/n01443537_2.JPEG 1']:  # one unlisted
+        path = root / 'train' / line.split()[0]
+        os.makedirs(path.parent, exist_ok=True)
+        path.write_bytes(b'')
+    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset_cfg.update(data_root=str(root), pipeline=[], lazy_init=False)
+    dataset_cfg.pop('_scope_', None)
+    with DefaultScope.overwrite_default_scope('mmmix'):
+        dataset = DATASETS.build(dataset_cfg)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert [osp.relpath(i['img_path'], root / 'train') for i in infos] == [
+        line.split()[0] for line in listed]
+    assert [int(i['gt_label']) for i in infos] == [0, 1]
+
+
+@pytest.fixture(scope='module')
+def fake_imagenet(tmp_path_factory):
+    """data/imagenet-like folder: train/<wnid>/<file>.JPEG and
+    meta/train.txt, 4 random 300x400 JPEGs."""
+    import cv2
+    root = tmp_path_factory.mktemp('imagenet')
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(4):
+        rel = f'n0000000{i % 2}/img_{i}.JPEG'
+        os.makedirs(root / 'train' / osp.dirname(rel), exist_ok=True)
+        img = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
+        assert cv2.imwrite(str(root / 'train' / rel), img)
+        lines.append(f'{rel} {i % 2}')
+    os.makedirs(root / 'meta')
+    (root / 'meta' / 'train.txt').write_text('\n'.join(lines) + '\n')
+    return str(root)

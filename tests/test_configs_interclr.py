@@ -17,7 +17,6 @@ multi-layer linear probes in ``tests/test_configs_interclr_eval.py``.
 """
 import copy
 import glob
-import os
 import os.path as osp
 import re
 
@@ -41,6 +40,7 @@ from mmmix.registry import (
 from mmmix.utils import register_all_modules
 from tests.conftest import (
     ROOT,
+    check_subset_annotation_read,
     load_config,
     mmpretrain_cfg,
     strip_scope,
@@ -584,44 +584,7 @@ def test_semi_supervised_config(pct, weight_decay, classifier):
 def test_semi_supervised_subset_is_read(tmp_path):
     """The 1% annotation file (``<wnid>/<file> <label>`` lines) selects
     exactly its images from data_root/train."""
-    cfg = load(SEMI['1'])
-    root = tmp_path / 'imagenet'
-    listed = ['n01440764/n01440764_10026.JPEG 0',
-              'n01443537/n01443537_1000.JPEG 1']
-    os.makedirs(root / 'meta')
-    (root / 'meta' / '1percent.txt').write_text('\n'.join(listed) + '\n')
-    for line in listed + ['n01443537/n01443537_2.JPEG 1']:  # one unlisted
-        path = root / 'train' / line.split()[0]
-        os.makedirs(path.parent, exist_ok=True)
-        path.write_bytes(b'')
-    dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    dataset_cfg.update(data_root=str(root), pipeline=[], lazy_init=False)
-    dataset_cfg.pop('_scope_', None)
-    with DefaultScope.overwrite_default_scope('mmmix'):
-        dataset = DATASETS.build(dataset_cfg)
-    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    assert [osp.relpath(i['img_path'], root / 'train') for i in infos] == [
-        line.split()[0] for line in listed]
-    assert [int(i['gt_label']) for i in infos] == [0, 1]
-
-
-@pytest.fixture(scope='module')
-def fake_imagenet(tmp_path_factory):
-    """data/imagenet-like folder: train/<wnid>/<file>.JPEG and
-    meta/train.txt, 4 random 300x400 JPEGs."""
-    import cv2
-    root = tmp_path_factory.mktemp('imagenet')
-    rng = np.random.default_rng(0)
-    lines = []
-    for i in range(4):
-        rel = f'n0000000{i % 2}/img_{i}.JPEG'
-        os.makedirs(root / 'train' / osp.dirname(rel), exist_ok=True)
-        img = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)
-        assert cv2.imwrite(str(root / 'train' / rel), img)
-        lines.append(f'{rel} {i % 2}')
-    os.makedirs(root / 'meta')
-    (root / 'meta' / 'train.txt').write_text('\n'.join(lines) + '\n')
-    return str(root)
+    check_subset_annotation_read(load(SEMI['1']), tmp_path)
 
 
 @pytest.mark.parametrize('name', [MOCO, NPID_INTERCLR, BYOL])
