@@ -99,15 +99,7 @@ def tiny_quickstart_cfg(data_root, work_dir, max_epochs=2, **hook_kwargs):
     hook.update(num_neighbors=(5, ), topk=(1, ), progress=False,
                 interval=max_epochs)
     hook.update(hook_kwargs)
-    cfg.train_cfg.max_epochs = max_epochs
-    cfg.param_scheduler = [
-        dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True)
-    ]
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
-    cfg.randomness = dict(seed=0, deterministic=True)
-    cfg.log_level = 'WARNING'
-    return cfg
+    return short_test_schedule(cfg, max_epochs)
 
 
 # ------------------------------------------------- config-test helpers ----
@@ -184,3 +176,18 @@ def fake_imagenet(tmp_path_factory):
     os.makedirs(root / 'meta')
     (root / 'meta' / 'train.txt').write_text('\n'.join(lines) + '\n')
     return str(root)
+
+
+def short_test_schedule(cfg, max_epochs):
+    """``cfg`` set for a short deterministic test run: ``max_epochs``
+    epochs, cosine over them, a log line per step, every checkpoint kept,
+    seed 0, warnings only."""
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.param_scheduler = [
+        dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True)
+    ]
+    cfg.default_hooks.logger.interval = 1
+    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
+    cfg.randomness = dict(seed=0, deterministic=True)
+    cfg.log_level = 'WARNING'
+    return cfg

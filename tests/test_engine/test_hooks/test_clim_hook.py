@@ -9,7 +9,7 @@ from mmengine.hooks import Hook
 from mmmix.engine import build_runner
 from mmmix.engine.hooks import CLIMHook
 from mmmix.utils import register_all_modules
-from tests.conftest import ROOT
+from tests.conftest import ROOT, short_test_schedule
 
 register_all_modules(init_default_scope=False)
 
@@ -58,15 +58,7 @@ def tiny_clim_cfg(data_root, work_dir, max_epochs=3, num_workers=0,
         knn[key].dataset.data_root = data_root
     knn.update(num_neighbors=(5, ), topk=(1, ), progress=False,
                interval=max_epochs)
-    cfg.train_cfg.max_epochs = max_epochs
-    cfg.param_scheduler = [
-        dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True)
-    ]
-    cfg.default_hooks.logger.interval = 1
-    cfg.default_hooks.checkpoint.max_keep_ckpts = -1
-    cfg.randomness = dict(seed=0, deterministic=True)
-    cfg.log_level = 'WARNING'
-    return cfg
+    return short_test_schedule(cfg, max_epochs)
 
 
 def _history(work_dir):
