@@ -21,7 +21,7 @@ import glob
 import json
 import os.path as osp
 
-from mmmix.utils.profiling import mean_std
+from mmmix.utils import seed_table
 
 COLUMNS = (('top1_error', 'top-1 err'), ('ece', 'ECE'), ('oe', 'OE'),
            ('fgsm_error', 'FGSM err'), ('pgd_error', 'PGD err'),
@@ -52,34 +52,11 @@ def read_run(run_dir: str) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root')
-    parser.add_argument('--methods', nargs='+', required=True)
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    seed_table.add_arguments(parser)
     args = parser.parse_args(argv)
-    table = {}
-    for method in args.methods:
-        runs = []
-        for seed in args.seeds:
-            run_dir = osp.join(args.root, f'{method}_seed{seed}')
-            if osp.isdir(run_dir):
-                runs.append(read_run(run_dir))
-        if not runs:
-            raise FileNotFoundError(f'no runs of {method} under {args.root}')
-        table[method] = {
-            key: mean_std([r.get(key) for r in runs])
-            for key, _ in COLUMNS
-        }
-    print('| method | seeds | ' + ' | '.join(h for _, h in COLUMNS) + ' |')
-    print('|---' * (len(COLUMNS) + 2) + '|')
-    for method, row in table.items():
-        cells = []
-        for key, _ in COLUMNS:
-            s = row[key]
-            cells.append('—' if s is None else
-                         f'{s["mean"]:.2f} ± {s["std"]:.2f}')
-        n = max(s['n'] for s in row.values() if s)
-        print(f'| {method} | {n} | ' + ' | '.join(cells) + ' |')
-    print(json.dumps(table))
+    runs = seed_table.seed_runs(args.root, args.methods, args.seeds, read_run)
+    table, columns = seed_table.summarize(runs, [k for k, _ in COLUMNS])
+    seed_table.print_table(table, columns, headers=[h for _, h in COLUMNS])
 
 
 if __name__ == '__main__':

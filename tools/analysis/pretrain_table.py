@@ -23,7 +23,7 @@ import argparse
 import json
 import os.path as osp
 
-from mmmix.utils.profiling import mean_std
+from mmmix.utils import seed_table
 
 
 def read_run(run_dir: str) -> dict:
@@ -64,30 +64,11 @@ def read_run(run_dir: str) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root')
-    parser.add_argument('--methods', nargs='+', required=True)
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    seed_table.add_arguments(parser)
     args = parser.parse_args(argv)
-    table, columns = {}, []
-    for method in args.methods:
-        runs = [read_run(osp.join(args.root, f'{method}_seed{s}'))
-                for s in args.seeds
-                if osp.isdir(osp.join(args.root, f'{method}_seed{s}'))]
-        if not runs:
-            raise FileNotFoundError(f'no runs of {method} under {args.root}')
-        for run in runs:
-            columns += [k for k in run if k not in columns]
-        table[method] = {k: mean_std([r.get(k) for r in runs])
-                         for k in columns}
-    table = {m: {k: row.get(k) for k in columns} for m, row in table.items()}
-    print('| method | seeds | ' + ' | '.join(columns) + ' |')
-    print('|---' * (len(columns) + 2) + '|')
-    for method, row in table.items():
-        cells = ['—' if s is None else f'{s["mean"]:.2f} ± {s["std"]:.2f}'
-                 for s in row.values()]
-        n = max(s['n'] for s in row.values() if s)
-        print(f'| {method} | {n} | ' + ' | '.join(cells) + ' |')
-    print(json.dumps(table))
+    runs = seed_table.seed_runs(args.root, args.methods, args.seeds, read_run)
+    table, columns = seed_table.summarize(runs)
+    seed_table.print_table(table, columns)
 
 
 if __name__ == '__main__':

@@ -19,7 +19,7 @@ import json
 import os.path as osp
 import re
 
-from mmmix.utils.profiling import mean_std
+from mmmix.utils import seed_table
 
 _STAMP = re.compile(r'^((?:\d{4}/)?\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')
 
@@ -58,25 +58,12 @@ def read_run(run_dir: str) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('root')
-    parser.add_argument('--methods', nargs='+', required=True)
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    seed_table.add_arguments(parser)
     args = parser.parse_args(argv)
-    table = {}
-    for method in args.methods:
-        runs = [read_run(osp.join(args.root, f'{method}_seed{s}'))
-                for s in args.seeds]
-        keys = [k for k in runs[0]]
-        table[method] = {k: mean_std([r.get(k) for r in runs])
-                         for k in keys}
-    columns = [k for k in next(iter(table.values()))]
-    print('| method | ' + ' | '.join(columns) + ' |')
-    print('|---' * (len(columns) + 1) + '|')
-    for method, row in table.items():
-        cells = [f'{row[c]["mean"]:.2f} ± {row[c]["std"]:.2f}'
-                 if row.get(c) else '–' for c in columns]
-        print(f'| {method} | ' + ' | '.join(cells) + ' |')
-    print(json.dumps(table))
+    runs = seed_table.seed_runs(args.root, args.methods, args.seeds, read_run,
+                                skip_missing=False)
+    table, columns = seed_table.summarize(runs)
+    seed_table.print_table(table, columns, seeds_column=False, missing='–')
     return table
 
 
