@@ -182,6 +182,10 @@ class PseudoLabelMemory(BaseModule):
         return idx, feats
 
     def _check_idx(self, idx: torch.Tensor) -> None:
+        """Range check of host indices (the models check ``sample_idx`` on
+        the host already; device indices are not synced for it)."""
+        if idx.device.type != 'cpu' or idx.numel() == 0:
+            return
         if int(idx.min()) < 0 or int(idx.max()) >= self.length:
             raise IndexError(
                 f'sample_idx out of the memory range [0, {self.length}): '

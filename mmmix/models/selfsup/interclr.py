@@ -32,8 +32,10 @@ from mmmix.registry import MODELS
 LABEL_UPDATES = ('online', 'offline')
 
 
-def sample_indices(data_samples, device=None) -> torch.Tensor:
-    """``(b,)`` int64 dataset indices from the data samples' metainfo."""
+def sample_indices(data_samples, device=None,
+                   length: Optional[int] = None) -> torch.Tensor:
+    """``(b,)`` int64 dataset indices from the data samples' metainfo,
+    checked against ``[0, length)`` on the host (no device sync)."""
     try:
         idx = [int(ds.sample_idx) for ds in data_samples]
     except (AttributeError, KeyError, TypeError) as err:
@@ -42,6 +44,9 @@ def sample_indices(data_samples, device=None) -> torch.Tensor:
             "metainfo (mmengine datasets set it and PackInputs keeps it by "
             'default; dataset wrappers that renumber samples are not '
             'supported)') from err
+    if length is not None and idx and not 0 <= min(idx) <= max(idx) < length:
+        raise IndexError(f'sample_idx out of the memory range [0, {length}):'
+                         f' [{min(idx)}, {max(idx)}]')
     return torch.tensor(idx, dtype=torch.long, device=device)
 
 
@@ -262,7 +267,8 @@ class InterCLRMoCo(InterCLRMixin, MoCo):
              **kwargs) -> Dict[str, torch.Tensor]:
         """``intra_loss`` and ``inter_loss``; stages the bank update."""
         self.commit_memory()
-        idx = sample_indices(data_samples, inputs[0].device)
+        idx = sample_indices(data_samples, inputs[0].device,
+                             self.memory.length)
         im_q, im_k = inputs[0], inputs[1]
         q = F.normalize(self.neck(self.backbone(im_q))[0], dim=1)
         with torch.no_grad():
@@ -314,7 +320,8 @@ class InterCLRBYOL(InterCLRMixin, BYOL):
              **kwargs) -> Dict[str, torch.Tensor]:
         """``intra_loss`` and ``inter_loss``; stages the bank update."""
         self.commit_memory()
-        idx = sample_indices(data_samples, inputs[0].device)
+        idx = sample_indices(data_samples, inputs[0].device,
+                             self.memory.length)
         img_v1, img_v2 = inputs[0], inputs[1]
         proj_v1 = self.neck(self.backbone(img_v1))[0]
         proj_v2 = self.neck(self.backbone(img_v2))[0]
@@ -396,7 +403,8 @@ class NPID(BaseSelfSupervisor):
     def loss(self, inputs: List[torch.Tensor], data_samples,
              **kwargs) -> Dict[str, torch.Tensor]:
         self.commit_memory()
-        idx = sample_indices(data_samples, self.memory.feats.device)
+        idx = sample_indices(data_samples, self.memory.feats.device,
+                             self.memory.length)
         q = self.embed(inputs)
         loss = self.intra_loss(q, idx)
         self.memory.stage(idx, q)
@@ -446,7 +454,8 @@ class InterCLRNPID(InterCLRMixin, NPID):
              **kwargs) -> Dict[str, torch.Tensor]:
         """``intra_loss`` and ``inter_loss``; stages the bank update."""
         self.commit_memory()
-        idx = sample_indices(data_samples, self.memory.feats.device)
+        idx = sample_indices(data_samples, self.memory.feats.device,
+                             self.memory.length)
         q = self.embed(inputs)
         sim = None
         if self.inter_weight > 0:

@@ -263,3 +263,10 @@ def test_clustering_features():
         torch.testing.assert_close(f.norm(dim=1), torch.ones(4))
     with pytest.raises(ValueError, match='source'):
         model.interclr_features(x, 'key')
+
+
+def test_sample_idx_out_of_the_memory_is_refused_on_the_host():
+    model = _build(InterCLRMoCo)
+    _cluster(model)
+    with pytest.raises(IndexError, match=r'\[0, 64\): \[0, 64\]'):
+        model.loss(_images(), _samples([0, 1, 2, 64]))
