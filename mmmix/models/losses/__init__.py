@@ -1,3 +1,4 @@
+from .dino_loss import DINOLoss
 from .metrix_loss import MetrixLoss, build_pml
 
-__all__ = ['MetrixLoss', 'build_pml']
+__all__ = ['DINOLoss', 'MetrixLoss', 'build_pml']

@@ -1,4 +1,6 @@
 from .clim import CLIMBYOL, CLIMMixin, CLIMMoCo, CLIMSimSiam
+from .dino import DINO
+from .dora import DoRA
 from .interclr import (
     NPID,
     InterCLRBYOL,
@@ -8,6 +10,7 @@ from .interclr import (
 )
 
 __all__ = [
+    'DINO', 'DoRA',
     'CLIMMixin', 'CLIMMoCo', 'CLIMBYOL', 'CLIMSimSiam', 'InterCLRMixin',
     'InterCLRMoCo', 'InterCLRBYOL', 'InterCLRNPID', 'NPID'
 ]

@@ -1,0 +1,9 @@
+from .dino_optim_wrapper import (
+    DINOAmpOptimWrapper,
+    DINOOptimWrapper,
+    DINOOptimWrapperConstructor,
+)
+
+__all__ = [
+    'DINOOptimWrapper', 'DINOAmpOptimWrapper', 'DINOOptimWrapperConstructor'
+]

@@ -1,0 +1,3 @@
+"""Model-side utilities: data preprocessors and backbone taps."""
+from .attention_tap import AttentionTap, LastBlockAttentionTap  # noqa: F401
+from .video_data_preprocessor import VideoSelfSupDataPreprocessor  # noqa: F401
