@@ -7,12 +7,19 @@ with ``torch.load(weights_only=True)`` through mmmix's allowlist.
 
 Usage:
     python tools/model_converters/extract_backbone.py CKPT OUT [--prefix P]
+    python tools/model_converters/extract_backbone.py CKPT OUT --teacher
+
+``--teacher`` takes the EMA teacher / momentum encoder of DINO, DoRA, BYOL
+and MoCo (``target_net.module.0.``, the network DINO and DoRA evaluate).
 """
 import argparse
 
 import torch
 
 from mmmix.engine import safe_torch_load
+
+# the EMA teacher / momentum encoder's backbone (CosineEMA(Sequential(...)))
+TEACHER_PREFIX = 'target_net.module.0.'
 
 
 def extract_backbone(checkpoint: dict, prefix: str = 'backbone.',
@@ -37,11 +44,14 @@ def main(argv=None):
     parser.add_argument('out', help='output file')
     parser.add_argument('--prefix', default='backbone.',
                         help='keep the weights under this prefix')
+    parser.add_argument('--teacher', action='store_true',
+                        help=f'shorthand for --prefix {TEACHER_PREFIX}')
     parser.add_argument('--keep-prefix', action='store_true',
                         help='do not strip the prefix from the names')
     args = parser.parse_args(argv)
+    prefix = TEACHER_PREFIX if args.teacher else args.prefix
     result = extract_backbone(safe_torch_load(args.checkpoint, 'cpu'),
-                              args.prefix, args.keep_prefix)
+                              prefix, args.keep_prefix)
     torch.save(result, args.out)
     print(f'{len(result["state_dict"])} tensors written to {args.out}')
 
