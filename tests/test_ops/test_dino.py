@@ -3,9 +3,14 @@ import math
 import pytest
 import torch
 
-from mmmix.ops.dino import (clip_grad_per_param_, distillation_cross_entropy,
-                            dora_pair_weights, multicrop_pair_weights,
-                            split_views, teacher_temperature)
+from mmmix.ops.dino import (
+    clip_grad_per_param_,
+    distillation_cross_entropy,
+    dora_pair_weights,
+    multicrop_pair_weights,
+    split_views,
+    teacher_temperature,
+)
 
 
 def test_teacher_temperature_schedule():

@@ -82,7 +82,7 @@ class DINOOptimWrapper(_DINOStepMixin, OptimWrapper):
     def __init__(self, optimizer, per_param_clip: Optional[float] = 3.0,
                  freeze_last_layer: int = 1,
                  freeze_keyword: str = 'last_layer', **kwargs) -> None:
-        super().__init__(optimizer, **kwargs)
+        super().__init__(optimizer=optimizer, **kwargs)
         self._init_dino(per_param_clip, freeze_last_layer, freeze_keyword)
 
     def step(self, **kwargs) -> None:
@@ -102,7 +102,7 @@ class DINOAmpOptimWrapper(_DINOStepMixin, AmpOptimWrapper):
     def __init__(self, optimizer, per_param_clip: Optional[float] = 3.0,
                  freeze_last_layer: int = 1,
                  freeze_keyword: str = 'last_layer', **kwargs) -> None:
-        super().__init__(optimizer, **kwargs)
+        super().__init__(optimizer=optimizer, **kwargs)
         self._init_dino(per_param_clip, freeze_last_layer, freeze_keyword)
 
     def step(self, **kwargs) -> None:

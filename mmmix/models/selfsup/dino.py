@@ -14,6 +14,10 @@ from mmmix.registry import MODELS
 def disable_stochastic_depth(module: nn.Module) -> int:
     """Set every drop-path / dropout probability in ``module`` to 0.
 
+    Covers ``nn.Dropout``, drop-path modules (``drop_prob``) and the
+    attention dropout mmpretrain's ``MultiheadAttention`` keeps as a float
+    (``attn_drop``).
+
     DINO's teacher is built without stochastic depth; ``CosineEMA`` copies
     the student with its drop path, so the copy is switched off here (it
     stays in train mode, which a ResNet teacher needs for its batch
@@ -25,6 +29,8 @@ def disable_stochastic_depth(module: nn.Module) -> int:
             m.p, changed = 0., changed + 1
         elif hasattr(m, 'drop_prob') and getattr(m, 'drop_prob'):
             m.drop_prob, changed = 0., changed + 1
+        if isinstance(getattr(m, 'attn_drop', None), float) and m.attn_drop:
+            m.attn_drop, changed = 0., changed + 1
     return changed
 
 
@@ -108,6 +114,14 @@ class DINO(BaseSelfSupervisor):
             self._student_net(), momentum=base_momentum,
             end_momentum=end_momentum)
         disable_stochastic_depth(self.target_net)
+
+    def init_weights(self) -> None:
+        """Initialise the student, then start the teacher as its copy."""
+        super().init_weights()
+        with torch.no_grad():
+            teacher = self.target_net.module.state_dict()
+            for k, v in self._student_net().state_dict().items():
+                teacher[k].copy_(v)
 
     def _student_net(self) -> nn.Sequential:
         mods = [self.backbone] + ([self.neck] if self.with_neck else [])
