@@ -62,11 +62,19 @@ CLIM_PAPER = sorted(
 #: step; tests/test_configs_interclr*.py and the hook tests check them
 INTERCLR = sorted(glob.glob(osp.join(ROOT, 'configs', 'interclr', '**',
                                      '*.py'), recursive=True))
+#: the DINO / DoRA presets: fp16 ViT-S (mmengine's AmpOptimWrapper needs a
+#: GPU) and video clips; tests/test_configs_dino.py and
+#: tests/test_configs_dora.py check them (the Fashion-MNIST ones stay here)
+DINO_DORA = sorted(
+    f for f in glob.glob(osp.join(ROOT, 'configs', 'dino', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'dora', '**', '*.py'),
+              recursive=True)
+    if 'fashionmnist' not in f)
 CONFIGS = sorted(
     f for f in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                          recursive=True)
     if '_base_' not in f and f not in METRIX_PAPER and f not in CLIM_PAPER
-    and f not in INTERCLR)
+    and f not in INTERCLR and f not in DINO_DORA)
 
 #: the network input size each dataset's train pipeline must produce
 #: (CustomDataset is keyed by the data root's folder name)

@@ -94,6 +94,10 @@ class DoRA(DINO):
                 'tokens: the patch outputs feed Sinkhorn-Knopp), got '
                 f"{type(self.backbone).__name__} with out_type="
                 f"{getattr(self.backbone, 'out_type', None)!r}")
+        if not getattr(self.backbone, 'with_cls_token', False):
+            raise ValueError('DoRA needs a ViT with a [CLS] token '
+                             '(with_cls_token=True): its attention row '
+                             'discovers the objects')
         self._tap = LastBlockAttentionTap(self.teacher_backbone,
                                           register=False)
         num_heads = self._tap.module.num_heads
@@ -207,6 +211,10 @@ class DoRA(DINO):
                 raise ValueError('every view needs the same (batch, frames), '
                                  f'got {tuple(x.shape[:2])} and {(b, t)}')
         size = tuple(views[0].shape[-2:])
+        if any(tuple(x.shape[-3:]) != tuple(views[0].shape[-3:])
+               for x in views[:g]):
+            raise ValueError('the global views must have one size, got '
+                             f'{[tuple(x.shape[-2:]) for x in views[:g]]}')
         glob = torch.stack(views[:g])  # (g, B, T, C, H, W)
         local = [x.flatten(0, 1) for x in views[g:]]  # (B T, C, h, w)
 

@@ -633,6 +633,11 @@ def test_build_and_defaults():
     # the tap is no submodule: the state dict is DINO's
     assert not any('tap' in k for k in model.state_dict())
     assert 'dino_loss.center' in model.state_dict()
+    # evaluation features: the teacher's [CLS] token of the raw tokens
+    x = torch.randn(B, 3, G_SIZE, G_SIZE)
+    (feat, ) = model.extract_feat(x)
+    tokens = model.teacher_backbone(x)[-1]
+    assert feat.shape == (B, D) and torch.equal(feat, tokens[:, 0])
 
 
 @pytest.mark.parametrize('num_objects', [HEADS + 1, -1])
@@ -651,11 +656,18 @@ def test_backbone_must_give_all_tokens():
         _build(backbone=resnet, neck=dict(type='GlobalAveragePooling'))
 
 
-def test_vit_without_cls_token_is_refused():
+def test_vit_without_cls_token_is_refused_at_build():
     vit = dict(VIT, with_cls_token=False)
-    with pytest.raises(ValueError, match='CLS'):
-        model = _build(backbone=vit)
-        model.loss(_clips(), _samples())
+    with pytest.raises(ValueError, match='with_cls_token=True'):
+        _build(backbone=vit)
+
+
+def test_global_views_of_different_sizes_are_refused():
+    model = _build(num_global_views=2)
+    views = [torch.randn(2, 3, 3, 64, 64), torch.randn(2, 3, 3, 48, 48),
+             torch.randn(2, 3, 3, 32, 32)]
+    with pytest.raises(ValueError, match='global views must have one size'):
+        model.loss(views, _samples())
 
 
 @pytest.mark.parametrize('kw, match', [
