@@ -87,7 +87,10 @@ optim_wrapper = dict(
     constructor='DINOOptimWrapperConstructor',
     per_param_clip=3.0,
     freeze_last_layer=1,
-    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.04),
+    # DINO's rule: 5e-4 x batch / 256 (1e-3 drove the teacher towards
+    # uniform outputs after the warm-up)
+    optimizer=dict(type='AdamW', lr=5e-4 * batch_size / 256,
+                   weight_decay=0.04),
     paramwise_cfg=dict(norm_decay_mult=0., bias_decay_mult=0.,
                        flat_decay_mult=0.))
 param_scheduler = [
