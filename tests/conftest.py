@@ -191,3 +191,41 @@ def short_test_schedule(cfg, max_epochs):
     cfg.randomness = dict(seed=0, deterministic=True)
     cfg.log_level = 'WARNING'
     return cfg
+
+
+@pytest.fixture
+def runtime_info():
+    """Set keys of mmengine's MessageHub runtime info (``epoch``,
+    ``max_iters``, ...) inside a test; the previous values (or their
+    absence) are restored afterwards. Yields ``set_info(key, value)``."""
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    missing = object()
+    saved = {}
+
+    def set_info(key, value):
+        saved.setdefault(key, hub.runtime_info.get(key, missing))
+        hub.update_info(key, value)
+
+    yield set_info
+    for key, value in saved.items():
+        if value is missing:
+            hub._runtime_info.pop(key, None)
+        else:
+            hub.update_info(key, value)
+
+
+@pytest.fixture
+def hub(runtime_info):
+    """The MessageHub with ``max_iters`` 10 and ``epoch`` 0 (what an EMA
+    teacher and DINO's temperature read), restored afterwards."""
+    from mmengine.logging import MessageHub
+    runtime_info('max_iters', 10)
+    runtime_info('epoch', 0)
+    return MessageHub.get_current_instance()
+
+
+@pytest.fixture
+def hub_epoch(runtime_info):
+    """``set(epoch)`` of the MessageHub, restored afterwards."""
+    return lambda epoch: runtime_info('epoch', epoch)

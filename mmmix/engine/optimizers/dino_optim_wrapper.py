@@ -20,10 +20,13 @@ from mmmix.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
 
 
 class _DINOStepMixin:
-    """Per-parameter clipping and last-layer freezing before each step."""
+    """Per-parameter clipping and last-layer freezing before each step
+    (the arguments of :class:`DINOOptimWrapper`, then the wrapper's own)."""
 
-    def _init_dino(self, per_param_clip: Optional[float],
-                   freeze_last_layer: int, freeze_keyword: str) -> None:
+    def __init__(self, optimizer, per_param_clip: Optional[float] = 3.0,
+                 freeze_last_layer: int = 1,
+                 freeze_keyword: str = 'last_layer', **kwargs) -> None:
+        super().__init__(optimizer=optimizer, **kwargs)
         if per_param_clip is not None and not per_param_clip > 0:
             raise ValueError('per_param_clip must be > 0 or None, got '
                              f'{per_param_clip}')
@@ -79,12 +82,6 @@ class DINOOptimWrapper(_DINOStepMixin, OptimWrapper):
             add mmengine's global-norm clipping on top).
     """
 
-    def __init__(self, optimizer, per_param_clip: Optional[float] = 3.0,
-                 freeze_last_layer: int = 1,
-                 freeze_keyword: str = 'last_layer', **kwargs) -> None:
-        super().__init__(optimizer=optimizer, **kwargs)
-        self._init_dino(per_param_clip, freeze_last_layer, freeze_keyword)
-
     def step(self, **kwargs) -> None:
         self._dino_before_step()
         super().step(**kwargs)
@@ -98,12 +95,6 @@ class DINOAmpOptimWrapper(_DINOStepMixin, AmpOptimWrapper):
     arguments are those of :class:`DINOOptimWrapper` and mmengine's
     ``AmpOptimWrapper``.
     """
-
-    def __init__(self, optimizer, per_param_clip: Optional[float] = 3.0,
-                 freeze_last_layer: int = 1,
-                 freeze_keyword: str = 'last_layer', **kwargs) -> None:
-        super().__init__(optimizer=optimizer, **kwargs)
-        self._init_dino(per_param_clip, freeze_last_layer, freeze_keyword)
 
     def step(self, **kwargs) -> None:
         self.loss_scaler.unscale_(self.optimizer)

@@ -13,7 +13,6 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
-from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.registry import DefaultScope
@@ -30,23 +29,10 @@ from tests.conftest import ROOT
 
 register_all_modules(init_default_scope=False)
 
-_MISSING = object()
 LAST = ('head.last_layer.parametrizations.weight.original0',
         'head.last_layer.parametrizations.weight.original1')
 FASHION = sorted(glob.glob(osp.join(ROOT, 'configs', 'dino',
                                     '*fashionmnist*.py')))
-
-
-@pytest.fixture
-def hub_epoch():
-    """Set the MessageHub 'epoch'; the previous value is restored after."""
-    hub = MessageHub.get_current_instance()
-    before = hub.runtime_info.get('epoch', _MISSING)
-    yield lambda e: hub.update_info('epoch', e)
-    if before is _MISSING:
-        hub._runtime_info.pop('epoch', None)
-    else:
-        hub.update_info('epoch', before)
 
 
 class Tiny(nn.Module):

@@ -16,19 +16,6 @@ from mmmix.utils import register_all_modules
 register_all_modules(init_default_scope=False)
 
 K = 6
-_MISSING = object()
-
-
-@pytest.fixture
-def hub_epoch():
-    """Set the MessageHub 'epoch'; the previous value is restored after."""
-    hub = MessageHub.get_current_instance()
-    before = hub.runtime_info.get('epoch', _MISSING)
-    yield lambda e: hub.update_info('epoch', e)
-    if before is _MISSING:
-        hub._runtime_info.pop('epoch', None)
-    else:
-        hub.update_info('epoch', before)
 
 
 def _logits(v, r, seed=0, scale=1.):

@@ -9,7 +9,6 @@ import math
 
 import pytest
 import torch
-from mmengine.logging import MessageHub
 from mmengine.registry import DefaultScope
 from mmpretrain.structures import DataSample
 
@@ -34,7 +33,6 @@ VIT = dict(type='VisionTransformer',
 W = 4  # ResNet width: the last stage has 8 * W channels
 RESNET = dict(type='ResNet_CIFAR', depth=18, in_channels=3,
               stem_channels=W, base_channels=W, norm_cfg=dict(type='BN'))
-_MISSING = object()
 
 
 def _cfg(backbone=VIT, in_channels=48, **kw):
@@ -67,22 +65,6 @@ def _views(b=4, sizes=(32, 32, 16, 16), seed=1):
 
 def _samples(b=4):
     return [DataSample() for _ in range(b)]
-
-
-@pytest.fixture
-def hub():
-    """The MessageHub with 'max_iters' / 'epoch' restored afterwards."""
-    hub = MessageHub.get_current_instance()
-    keys = ('max_iters', 'epoch')
-    before = {k: hub.runtime_info.get(k, _MISSING) for k in keys}
-    hub.update_info('max_iters', 10)
-    hub.update_info('epoch', 0)
-    yield hub
-    for k, v in before.items():
-        if v is _MISSING:
-            hub._runtime_info.pop(k, None)
-        else:
-            hub.update_info(k, v)
 
 
 def _student_params(model):

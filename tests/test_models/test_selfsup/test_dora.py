@@ -19,7 +19,6 @@ import math
 
 import pytest
 import torch
-from mmengine.logging import MessageHub
 from mmpretrain.structures import DataSample
 
 import mmmix.models.selfsup.dora as dora_mod
@@ -46,7 +45,6 @@ VIT = dict(type='VisionTransformer',
            out_type='raw')
 MEAN = [123.675, 116.28, 103.53]
 STD = [58.395, 57.12, 57.375]
-_MISSING = object()
 
 
 def _cfg(backbone=VIT, **kw):
@@ -86,19 +84,9 @@ def _samples(b=B):
 
 
 @pytest.fixture(autouse=True)
-def hub():
-    """The MessageHub with 'max_iters' / 'epoch' restored afterwards."""
-    hub = MessageHub.get_current_instance()
-    keys = ('max_iters', 'epoch')
-    before = {k: hub.runtime_info.get(k, _MISSING) for k in keys}
-    hub.update_info('max_iters', 10)
-    hub.update_info('epoch', 0)
-    yield hub
-    for k, v in before.items():
-        if v is _MISSING:
-            hub._runtime_info.pop(k, None)
-        else:
-            hub.update_info(k, v)
+def _message_hub(hub):
+    """Every test runs with max_iters / epoch set (conftest's hub)."""
+    return hub
 
 
 class Spy:
