@@ -57,3 +57,17 @@ def test_interclr_clusters_and_feature_nmi(tmp_path, capsys):
     assert 'change_ratio_e0' not in row
     assert row['feature_nmi_k10']['mean'] == pytest.approx(55.)
     assert 'feature_nmi_k10_per_seed' not in row
+
+
+def test_student_sub_run(tmp_path, capsys):
+    for seed, top1 in enumerate([64., 66.]):
+        _run(tmp_path, f'dino_seed{seed}', 63.)
+        (tmp_path / f'dino_seed{seed}' / 'student').mkdir()
+        (tmp_path / f'dino_seed{seed}' / 'student' /
+         'knn_summary.json').write_text(json.dumps(
+             dict(init=dict(epoch=0, top1_k20=top1, top5_k20=95.))))
+    tool = load_tool('analysis/pretrain_table.py')
+    tool.main([str(tmp_path), '--methods', 'dino', '--seeds', '0', '1'])
+    rec = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rec['dino']['top1_k20']['mean'] == pytest.approx(63.)
+    assert rec['dino']['student_top1_k20']['mean'] == pytest.approx(65.)

@@ -11,7 +11,11 @@ classes after the initial clustering, ``pseudo_nmi_e0``, and after every
 epoch ``e``, ``pseudo_nmi_e{e}``, and the epoch's mean ``change_ratio_e{e}``,
 all in %), and, where
 ``tools/analysis/feature_clusters.py`` wrote one, ``feature_clusters.json``
-(k-means NMI of the features, in %). Prints a markdown table (sample
+(k-means NMI of the features, in %), and, where a ``student/`` sub-run
+holds a ``knn_summary.json`` (the run's final checkpoint evaluated with
+``model.feature_source=student`` before any step, e.g. for DINO / DoRA,
+whose own evaluation uses the teacher), its ``init`` row as
+``student_top1_k20`` etc. Prints a markdown table (sample
 standard deviation) and, as the last line, the same numbers as JSON.
 
 Usage::
@@ -33,6 +37,12 @@ def read_run(run_dir: str) -> dict:
     with open(path) as f:
         trained = json.load(f)['trained']
     out = {k: v for k, v in trained.items() if k.startswith('top')}
+    student = osp.join(run_dir, 'student', 'knn_summary.json')
+    if osp.isfile(student):
+        with open(student) as f:
+            row = json.load(f)['init']
+        out.update({f'student_{k}': v for k, v in row.items()
+                    if k.startswith('top')})
     clim = osp.join(run_dir, 'clim_selection.json')
     if osp.isfile(clim):
         with open(clim) as f:
