@@ -81,6 +81,15 @@ def image_folder(tmp_path_factory):
     return str(root)
 
 
+def png_size(path):
+    """``(width, height)`` of a PNG file (asserts the PNG signature)."""
+    with open(path, 'rb') as f:
+        head = f.read(24)
+    assert head[:8] == b'\x89PNG\r\n\x1a\n', f'{path} is not a PNG'
+    return int.from_bytes(head[16:20], 'big'), int.from_bytes(
+        head[20:24], 'big')
+
+
 def tiny_quickstart_cfg(data_root, work_dir, max_epochs=2, **hook_kwargs):
     """The quickstart config shrunk to run in seconds on generated data."""
     from mmengine.config import Config

@@ -26,6 +26,7 @@ import os
 from functools import partial
 from typing import Dict, Optional
 
+import numpy as np
 import torch
 import torch.distributed as torch_dist
 from mmengine.device import get_device
@@ -163,6 +164,34 @@ def build_model_from_cfg(cfg, checkpoint: Optional[str] = None):
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, map_location='cpu')
     return model.to(get_device()).eval()
+
+
+def build_eval_loader(loader_cfg: dict, max_samples: Optional[int] = None,
+                      seed: int = 0):
+    """A dataloader over ``loader_cfg``'s dataset in dataset order (no
+    shuffling), restricted to at most ``max_samples`` random samples (kept
+    in dataset order) when given, for analysis tools.
+
+    Raises:
+        ValueError: when the dataset must be subsampled but has no
+            ``get_subset_`` (mmengine's datasets and wrappers have it).
+    """
+    loader_cfg = copy.deepcopy(loader_cfg)
+    loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
+    loader_cfg.pop('batch_sampler', None)
+    loader = MMMixRunner.build_dataloader(copy.deepcopy(loader_cfg),
+                                          seed=seed)
+    dataset = loader.dataset
+    if max_samples is None or len(dataset) <= max_samples:
+        return loader
+    if not hasattr(dataset, 'get_subset_'):
+        raise ValueError(f'{type(dataset).__name__} cannot be subsampled to '
+                         f'{max_samples} samples (it has {len(dataset)})')
+    keep = np.sort(np.random.default_rng(seed).choice(
+        len(dataset), max_samples, replace=False))
+    dataset.get_subset_(keep.tolist())
+    loader_cfg['dataset'] = dataset
+    return MMMixRunner.build_dataloader(loader_cfg, seed=seed)
 
 
 def find_hook_cfg(cfg, type_name: str) -> dict:

@@ -112,3 +112,29 @@ def test_find_hook_cfg_with_or_without_scope():
     assert find_hook_cfg(cfg, 'CLIMHook')['b'] == 2
     with pytest.raises(ValueError, match='no InterCLRHook'):
         find_hook_cfg(cfg, 'InterCLRHook')
+
+
+def test_build_eval_loader_keeps_order_and_subsamples():
+    from mmengine.registry import DefaultScope
+
+    from mmmix.engine import build_eval_loader
+    cfg = dict(batch_size=4, num_workers=0,
+               sampler=dict(type='DefaultSampler', shuffle=True),
+               collate_fn=dict(type='default_collate'),
+               dataset=dict(type='mmmix.NoiseDataset', num_samples=20,
+                            shape=(4, 4), pipeline=[dict(type='PackInputs')]))
+    with DefaultScope.overwrite_default_scope('mmmix'):
+        full = build_eval_loader(cfg)
+        sub = build_eval_loader(cfg, max_samples=7, seed=1)
+        again = build_eval_loader(cfg, max_samples=7, seed=1)
+
+    def pixels(loader):
+        return torch.cat([b['inputs'] for b in loader])
+
+    assert len(full.dataset) == 20 and len(sub.dataset) == 7
+    assert torch.equal(pixels(sub), pixels(again))  # seeded
+    full_px = pixels(full)
+    # the subset is 7 distinct samples of the full set, in dataset order
+    idx = [next(i for i in range(20) if torch.equal(full_px[i], x))
+           for x in pixels(sub)]
+    assert idx == sorted(idx) and len(set(idx)) == 7

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import QUICKSTART, ROOT
+from tests.conftest import QUICKSTART, ROOT, png_size
 from tests.test_tools.test_train_args import load_tool
 
 MIXUP = f'{ROOT}/configs/alignmixup/mixup_preactresnet18-w16_1xb128-3e_' \
@@ -13,14 +13,6 @@ MIXUP = f'{ROOT}/configs/alignmixup/mixup_preactresnet18-w16_1xb128-3e_' \
 @pytest.fixture(scope='module')
 def tool():
     return load_tool('analysis/embeddings_2d.py')
-
-
-def _png_size(path):
-    with open(path, 'rb') as f:
-        head = f.read(24)
-    assert head[:8] == b'\x89PNG\r\n\x1a\n'
-    return int.from_bytes(head[16:20], 'big'), int.from_bytes(
-        head[20:24], 'big')
 
 
 def _summary(capsys):
@@ -36,7 +28,7 @@ def test_pca_of_the_knn_queries(tool, fashion_root, tmp_path, capsys):
         'custom_hooks.0.query_dataloader.persistent_workers=False'
     ])
     result = _summary(capsys)
-    width, height = _png_size(out)
+    width, height = png_size(out)
     assert width > 500 and height > 400
     assert result['num_points'] == 30  # random subset of the 40 queries
     assert result['num_classes'] == 4 and result['method'] == 'pca'
@@ -52,7 +44,7 @@ def test_tsne_of_the_test_split(tool, fashion_root, tmp_path, capsys):
         'test_dataloader.num_workers=0'
     ])
     result = _summary(capsys)
-    assert _png_size(out)[0] > 500
+    assert png_size(out)[0] > 500
     assert result['num_points'] == 40 and result['split'] == 'test'
     # bars of one class per column: separable even at random init
     assert result['knn5_acc_full'] > 50

@@ -3,7 +3,7 @@ import os.path as osp
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, png_size
 from tests.test_tools.test_train_args import load_tool
 
 AE = 'configs/alignmixup/alignmixup-ae_preactresnet18-w16_1xb128-3e_' \
@@ -26,18 +26,10 @@ def run(tool, config, fashion_root, out, capsys, *extra):
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-def _png_size(path):
-    with open(path, 'rb') as f:
-        head = f.read(24)
-    assert head[:8] == b'\x89PNG\r\n\x1a\n'
-    return int.from_bytes(head[16:20], 'big'), int.from_bytes(
-        head[20:24], 'big')
-
-
 def test_alignmixup_ae_grid(tool, fashion_root, tmp_path, capsys):
     out = tmp_path / 'grid.png'
     result = run(tool, AE, fashion_root, out, capsys, '--seed', '1')
-    width, height = _png_size(out)
+    width, height = png_size(out)
     assert width > 400 and height > 600  # 4 columns, 7 rows
     assert result['model'] == 'MixupClassifier' and result['num'] == 4
     assert result['rows'] == [
@@ -54,7 +46,7 @@ def test_alignmixup_ae_grid(tool, fashion_root, tmp_path, capsys):
 def test_multimix_grid_and_refusal(tool, fashion_root, tmp_path, capsys):
     out = tmp_path / 'multimix.png'
     result = run(tool, MULTIMIX, fashion_root, out, capsys)
-    assert _png_size(out)[0] > 400
+    assert png_size(out)[0] > 400
     assert result['rows'][-1] == 'logits: MultiMix weights over the inputs'
     with pytest.raises(ValueError, match='MetricRetriever'):
         run(tool, METRIX, fashion_root, tmp_path / 'no.png', capsys)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT, write_fashion_mnist
+from tests.conftest import ROOT, png_size, write_fashion_mnist
 from tests.test_tools.test_train_args import load_tool
 
 METRIX = f'{ROOT}/configs/metrix/ms-metrix_preactresnet18-w16_1xb100-2e_' \
@@ -18,14 +18,6 @@ def fashion10(tmp_path_factory):
     return root
 
 
-def _png_size(path):
-    with open(path, 'rb') as f:
-        head = f.read(24)
-    assert head[:8] == b'\x89PNG\r\n\x1a\n'
-    return int.from_bytes(head[16:20], 'big'), int.from_bytes(
-        head[20:24], 'big')
-
-
 def test_retrieval_grid_of_the_zero_shot_split(fashion10, tmp_path,
                                                capsys):
     tool = load_tool('analysis/retrieval_results.py')
@@ -36,7 +28,7 @@ def test_retrieval_grid_of_the_zero_shot_split(fashion10, tmp_path,
         'test_dataloader.num_workers=0'
     ])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    width, height = _png_size(out)
+    width, height = png_size(out)
     assert width > 500 and height > 400  # 3 rows of 1 + 4 images
     assert result['num_gallery'] == 25 and result['topk'] == 4
     assert len(result['queries']) == 3

@@ -24,7 +24,6 @@ feature space (cosine, as the k-NN evaluation): ``knn5_acc_2d``,
 ``knn5_acc_full``.
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
@@ -33,9 +32,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-from mmmix.engine import build_model_from_cfg, find_hook_cfg
+from mmmix.engine import build_eval_loader, build_model_from_cfg, find_hook_cfg
 from mmmix.engine.feature_extraction import extract_features
 from mmmix.ops.retrieval import faiss_search
 from mmmix.utils import register_all_modules
@@ -72,26 +70,6 @@ def loader_cfg_of(cfg, split):
     if not loader:
         raise ValueError(f'{cfg.filename} has no {split}_dataloader')
     return loader, -1
-
-
-def build_subset_loader(loader_cfg, max_points, seed):
-    """The dataloader over at most ``max_points`` random samples (dataset
-    order kept)."""
-    loader_cfg = copy.deepcopy(loader_cfg)
-    loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
-    loader_cfg.pop('batch_sampler', None)
-    loader = Runner.build_dataloader(copy.deepcopy(loader_cfg), seed=seed)
-    dataset = loader.dataset
-    if max_points is None or len(dataset) <= max_points:
-        return loader
-    if not hasattr(dataset, 'get_subset_'):
-        raise ValueError(f'{type(dataset).__name__} cannot be subsampled; '
-                         f'raise --max-points to {len(dataset)}')
-    keep = np.sort(np.random.default_rng(seed).choice(
-        len(dataset), max_points, replace=False))
-    dataset.get_subset_(keep.tolist())
-    loader_cfg['dataset'] = dataset
-    return Runner.build_dataloader(loader_cfg, seed=seed)
 
 
 def project_2d(feats, method, seed):
@@ -172,7 +150,7 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     model = build_model_from_cfg(cfg, args.checkpoint)
     loader_cfg, out_index = loader_cfg_of(cfg, args.split)
-    loader = build_subset_loader(loader_cfg, args.max_points, args.seed)
+    loader = build_eval_loader(loader_cfg, args.max_points, args.seed)
     classes = loader.dataset.metainfo.get('classes')
     feats, labels = extract_features(model, loader, out_index=out_index,
                                      progress=False)

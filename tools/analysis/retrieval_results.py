@@ -26,7 +26,6 @@ Limits: query/gallery splits given by the data (In-Shop's ``is_query``)
 are not used: all images are both queries and gallery.
 """
 import argparse
-import copy
 import json
 import os
 import os.path as osp
@@ -34,9 +33,8 @@ import os.path as osp
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
 
-from mmmix.engine import build_model_from_cfg
+from mmmix.engine import build_eval_loader, build_model_from_cfg
 from mmmix.engine.feature_extraction import extract_features
 from mmmix.ops import retrieve
 from mmmix.utils import register_all_modules
@@ -62,21 +60,7 @@ def build_loader(cfg, split, max_samples, seed):
     loader_cfg = cfg.get(f'{split}_dataloader')
     if not loader_cfg:
         raise ValueError(f'{cfg.filename} has no {split}_dataloader')
-    loader_cfg = copy.deepcopy(loader_cfg)
-    loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=False)
-    loader_cfg.pop('batch_sampler', None)
-    loader = Runner.build_dataloader(copy.deepcopy(loader_cfg), seed=seed)
-    dataset = loader.dataset
-    if max_samples is None or len(dataset) <= max_samples:
-        return loader
-    if not hasattr(dataset, 'get_subset_'):
-        raise ValueError(f'{type(dataset).__name__} cannot be subsampled; '
-                         'drop --max-samples')
-    keep = np.sort(np.random.default_rng(seed).choice(
-        len(dataset), max_samples, replace=False))
-    dataset.get_subset_(keep.tolist())
-    loader_cfg['dataset'] = dataset
-    return Runner.build_dataloader(loader_cfg, seed=seed)
+    return build_eval_loader(loader_cfg, max_samples, seed)
 
 
 def image_of(dataset, index):
