@@ -90,6 +90,30 @@ def png_size(path):
         head[20:24], 'big')
 
 
+def pipeline_input_shapes(cfg, tmp_path, keys=('train_dataloader',
+                                               'val_dataloader')):
+    """``{key: shape of results['inputs']}``: each loader's pipeline run on
+    one generated 300 x 400 image file."""
+    import cv2
+    from mmengine.registry import DefaultScope
+
+    from mmmix.registry import TRANSFORMS
+    path = str(tmp_path / 'pipeline_input.png')
+    rng = np.random.default_rng(0)
+    assert cv2.imwrite(path, rng.integers(0, 256, (300, 400, 3),
+                                          dtype=np.uint8))
+    shapes = {}
+    for key in keys:
+        with DefaultScope.overwrite_default_scope('mmmix'):
+            transforms = [TRANSFORMS.build(t)
+                          for t in cfg[key].dataset.pipeline]
+        results = dict(img_path=path, gt_label=0, sample_idx=0)
+        for t in transforms:
+            results = t(results)
+        shapes[key] = tuple(results['inputs'].shape)
+    return shapes
+
+
 def tiny_quickstart_cfg(data_root, work_dir, max_epochs=2, **hook_kwargs):
     """The quickstart config shrunk to run in seconds on generated data."""
     from mmengine.config import Config
