@@ -157,9 +157,13 @@ def clip_grad_per_param_(params: Iterable[torch.nn.Parameter],
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return
-    norms = torch._foreach_norm(grads)
-    coefs = [(max_norm / (n + 1e-6)).clamp_(max=1.) for n in norms]
-    torch._foreach_mul_(grads, coefs)
+    by_device = {}
+    for g in grads:
+        by_device.setdefault(g.device, []).append(g)
+    for group in by_device.values():
+        norms = torch.stack(torch._foreach_norm(group)).float()
+        coefs = (max_norm / (norms + 1e-6)).clamp_(max=1.)
+        torch._foreach_mul_(group, list(coefs.unbind()))
 
 
 def split_views(views: Sequence[torch.Tensor]):

@@ -223,10 +223,11 @@ class DoRA(DINO):
         stats = {}
         if self.num_objects > 0:
             masks, stats = self.object_masks(tokens, g, b, t, size)
-            # (g, k, B, T, C, H, W): masked view (v, i), rows ordered (b, t)
-            masked = glob.unsqueeze(3) * masks.to(glob.dtype)
-            masked = masked.permute(0, 3, 1, 2, 4, 5, 6)
-            student_views = list(masked.flatten(2, 3).flatten(0, 1))
+            # built directly in the student's order, (g, k, B, T, C, H, W):
+            # masked view (v, i), rows (b, t); the views below are slices
+            masked = glob.unsqueeze(1) * masks.permute(
+                0, 3, 1, 2, 4, 5, 6).to(glob.dtype)
+            student_views = list(masked.flatten(0, 1).flatten(1, 2))
             k = self.num_objects
         else:
             student_views = list(glob.flatten(1, 2))
