@@ -6,6 +6,7 @@ from .backbones import *  # noqa: F401,F403
 from .batch_augments import *  # noqa: F401,F403
 from .classifiers import *  # noqa: F401,F403
 from .decoders import *  # noqa: F401,F403
+from .generators import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .memories import *  # noqa: F401,F403

@@ -3,7 +3,9 @@ from .dino_optim_wrapper import (
     DINOOptimWrapper,
     DINOOptimWrapperConstructor,
 )
+from .gan_optim_constructor import GANOptimWrapperConstructor
 
 __all__ = [
+    'GANOptimWrapperConstructor',
     'DINOOptimWrapper', 'DINOAmpOptimWrapper', 'DINOOptimWrapperConstructor'
 ]
