@@ -16,7 +16,19 @@ from .dino import (
     multicrop_pair_weights,
     teacher_temperature,
 )
+from .frechet import feature_statistics, frechet_distance
 from .knn import knn_accuracy, knn_graph, knn_search, weighted_knn_scores
+from .latent_views import (
+    PERTURB_MODES,
+    WSEARCH_ANCHORS,
+    WSEARCH_FORMS,
+    WSEARCH_STOPS,
+    expert_distances,
+    truncate,
+    w_perturb,
+    w_search,
+    wsearch_loss,
+)
 from .object_tracking import (
     MASK_MODES,
     concat_heads,
@@ -97,5 +109,8 @@ __all__ = [
     'clip_grad_per_param_', 'distillation_cross_entropy',
     'dora_pair_weights', 'multicrop_pair_weights', 'teacher_temperature',
     'MASK_MODES', 'concat_heads', 'sample_heads', 'discover_prototypes',
-    'refine_prototypes', 'track_objects', 'object_masks', 'random_block_masks'
+    'refine_prototypes', 'track_objects', 'object_masks', 'random_block_masks',
+    'feature_statistics', 'frechet_distance', 'truncate', 'w_perturb',
+    'wsearch_loss', 'w_search', 'expert_distances', 'WSEARCH_FORMS',
+    'PERTURB_MODES', 'WSEARCH_ANCHORS', 'WSEARCH_STOPS'
 ]

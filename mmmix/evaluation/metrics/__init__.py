@@ -1,4 +1,5 @@
 from .calibration import CalibrationError
+from .frechet import FrechetDistance
 from .knn import KNNAccuracy
 from .multi_layer_accuracy import MultiLayerAccuracy
 from .ood import OODDetection
@@ -6,5 +7,5 @@ from .retrieval import RetrievalRecall
 
 __all__ = [
     'KNNAccuracy', 'CalibrationError', 'OODDetection', 'RetrievalRecall',
-    'MultiLayerAccuracy'
+    'MultiLayerAccuracy', 'FrechetDistance'
 ]
