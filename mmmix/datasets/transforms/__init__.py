@@ -5,9 +5,16 @@ from .clip import (
     FrameWise,
     PackClipInputs,
 )
+from .generated_views import (
+    KNNReplace,
+    LoadGeneratedView,
+    LocalManifoldAugment,
+    check_generated_view_sources,
+)
 from .multi_resolution import MultiResolutionViews
 
 __all__ = [
     'MultiResolutionViews', 'ClipRandomResizedCrop', 'ClipRandomFlip',
-    'FrameWise', 'ClipMultiView', 'PackClipInputs'
+    'FrameWise', 'ClipMultiView', 'PackClipInputs', 'LocalManifoldAugment',
+    'LoadGeneratedView', 'KNNReplace', 'check_generated_view_sources'
 ]

@@ -38,6 +38,7 @@ from mmpretrain.structures import DataSample
 
 from mmmix.ops.diffaugment import diff_augment, parse_policy
 from mmmix.registry import MODELS
+
 from .stylegan2 import count_parameters
 
 
