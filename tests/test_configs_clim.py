@@ -166,6 +166,9 @@ def test_moco_configs_complete():
 def test_no_unknown_paper_configs():
     """Every ImageNet config in configs/clim is one the tests know."""
     known = set(MOCO_NAMES) | set(LATENT) | set(BENCH.values())
+    # k-NN and the SimSiam / BYOL linear probe: tests/test_configs_ssl_eval.py
+    known |= {'benchmarks/resnet50_knn-k20_in1k.py',
+              'benchmarks/resnet50_8xb512-linear-coslr-90e_in1k.py'}
     found = {osp.relpath(c, CLIM_DIR) for c in glob.glob(
         osp.join(CLIM_DIR, '**', '*.py'), recursive=True)
         if '_base_' not in c and 'fashionmnist' not in c}

@@ -186,7 +186,10 @@ def test_configs_complete():
         if '_base_' not in c and 'fashionmnist' not in c
         and 'multihead' not in osp.basename(c)
     }
-    assert found == set(PRETRAIN) | set(SEMI.values())
+    # pool5 k-NN and linear probe: tests/test_configs_ssl_eval.py
+    assert found == set(PRETRAIN) | set(SEMI.values()) | {
+        'benchmarks/resnet50-pool5_knn-k20_in1k.py',
+        'benchmarks/resnet50-pool5_8xb32-linear-steplr-100e_in1k.py'}
 
 
 def test_expected_values_from_names():

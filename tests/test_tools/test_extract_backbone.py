@@ -120,7 +120,9 @@ def test_resnet50_online_and_momentum_load_with_strict_keys(tmp_path, to):
 
 
 def _mmseg_vit_small():
-    """The module tree of mmseg 1.x's VisionTransformer for ViT-S/16
+    """The module tree of mmseg 1.x's VisionTransformer for ViT-S/16 with
+    ``patch_bias=True`` (mmseg's default is no patch-embedding bias;
+    tests/test_configs_transfer.py loads into the real class)
     (mmseg/models/backbones/vit.py: PatchEmbed.projection, cls_token,
     pos_embed, layers[i] = TransformerEncoderLayer with ln1 / ln2 from
     build_norm_layer(postfix=1/2), attn = mmcv MultiheadAttention(
@@ -238,3 +240,40 @@ def test_bad_input_names_what_was_expected_and_found(tmp_path):
                               to='mmseg')
     tool.main([src, out, '--arch', 'resnet'])  # mmpretrain: CIFAR is fine
     assert set(torch.load(out)['state_dict']) == set(net.state_dict())
+
+
+def test_teacher_of_mmpretrain_moco_is_its_momentum_encoder(tmp_path):
+    """mmpretrain's MoCo (and the MoCo-based CLIM / InterCLR / A2 models)
+    keep the momentum encoder in ``encoder_k``, not ``target_net``:
+    ``--teacher`` finds it there; a SimSiam-like checkpoint with neither
+    names what it has."""
+    from mmpretrain.models import MoCo, ResNet
+    tool = load_tool('model_converters/extract_backbone.py')
+    torch.manual_seed(0)
+    moco = MoCo(
+        backbone=dict(type='ResNet', depth=18),
+        neck=dict(type='MoCoV2Neck', in_channels=512, hid_channels=8,
+                  out_channels=4),
+        head=dict(type='ContrastiveHead',
+                  loss=dict(type='CrossEntropyLoss'), temperature=0.2),
+        queue_len=8, feat_dim=4)
+    with torch.no_grad():  # a key encoder that differs from the query one
+        for p in moco.encoder_k.parameters():
+            p.add_(0.5)
+    src, out = str(tmp_path / 'moco.pth'), str(tmp_path / 'key.pth')
+    torch.save(dict(state_dict=moco.state_dict()), src)
+    tool.main([src, out, '--teacher', '--arch', 'resnet'])
+    result = torch.load(out)
+    assert result['meta']['source_prefix'] == 'encoder_k.module.0.'
+    fresh = ResNet(depth=18)
+    fresh.load_state_dict(result['state_dict'], strict=True)
+    key_net = moco.encoder_k.module[0].state_dict()
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, key_net[k]), k
+    assert not torch.equal(fresh.conv1.weight, moco.backbone.conv1.weight)
+    online = {f'backbone.{k}': v for k, v in
+              moco.backbone.state_dict().items()}
+    torch.save(dict(state_dict=online), src)
+    with pytest.raises(KeyError, match=r"encoder_k\.module\.0\..*"
+                       r"\['backbone'\].*--online"):
+        tool.main([src, out, '--teacher'])

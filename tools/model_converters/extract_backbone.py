@@ -12,11 +12,13 @@ Usage:
         [--online | --teacher] [--arch {resnet,vit}] \\
         [--to {mmpretrain,mmdet,mmseg}]
 
-``--online`` (the default) takes the online network (``backbone.``);
-``--teacher`` takes the EMA teacher / momentum encoder of DINO, DoRA, BYOL
-and MoCo (``target_net.module.0.``, the network DINO and DoRA evaluate).
-SimSiam has no such network. A prefix that matches nothing raises a
-``KeyError`` naming the prefixes the checkpoint has.
+``--online`` (the default) takes the online network (``backbone.``; for
+MoCo the query encoder, what MoCo transfers); ``--teacher`` takes the EMA
+teacher / momentum encoder: ``target_net.module.0.`` in DINO, DoRA and BYOL
+(the network DINO and DoRA evaluate), ``encoder_k.module.0.`` in MoCo and
+the MoCo-based models (CLIM, InterCLR, A2). SimSiam has no such network. A
+prefix that matches nothing raises a ``KeyError`` naming the prefixes the
+checkpoint has.
 
 ``--arch`` checks that the extracted keys are those of an mmpretrain
 ``ResNet`` (``conv1.weight``, ``layer1.*``) or ``VisionTransformer``
@@ -41,14 +43,17 @@ expected and what it found otherwise.
   ``ln_pre.*``; ``ln1`` (final norm), ``layers.{i}.ln1/ln2``, ``ffn.*``,
   ``patch_embed.projection.*``, ``cls_token`` and ``pos_embed`` keep their
   names. mmseg's ViT loads non-strictly and ignores ``prefix``, so a wrong
-  name would be skipped silently; that is what this mapping is for.
+  name would be skipped silently; that is what this mapping is for. mmseg
+  1.x's ViT has no patch-embedding bias unless ``patch_bias=True``: set it
+  (as ``configs/transfer/upernet_vit-s16_*`` does), or
+  ``patch_embed.projection.bias`` is skipped the same way.
 
 Examples:
-    MoCo v2 ResNet-50 momentum encoder for an mmdet Faster R-CNN R50::
+    MoCo v2 ResNet-50 query encoder for an mmdet Faster R-CNN R50::
 
         python tools/model_converters/extract_backbone.py \\
             work_dirs/mocov2/epoch_200.pth r50_moco.pth \\
-            --teacher --arch resnet --to mmdet
+            --arch resnet --to mmdet
 
         model = dict(backbone=dict(
             type='ResNet', depth=50, norm_cfg=dict(type='SyncBN'),
@@ -63,7 +68,7 @@ Examples:
         model = dict(backbone=dict(
             type='VisionTransformer', img_size=(512, 512), patch_size=16,
             embed_dims=384, num_layers=12, num_heads=6, mlp_ratio=4,
-            out_indices=(2, 5, 8, 11), final_norm=True,
+            out_indices=(3, 5, 7, 11), final_norm=True, patch_bias=True,
             init_cfg=dict(type='Pretrained',
                           checkpoint='vit-s_dora_mmseg.pth')))
 
@@ -80,8 +85,10 @@ from mmmix.engine import safe_torch_load
 
 # the online network's backbone
 ONLINE_PREFIX = 'backbone.'
-# the EMA teacher / momentum encoder's backbone (CosineEMA(Sequential(...)))
-TEACHER_PREFIX = 'target_net.module.0.'
+# the EMA teacher / momentum encoder's backbone (CosineEMA(Sequential(...))):
+# target_net in DINO, DoRA and BYOL, encoder_k in MoCo
+TEACHER_PREFIXES = ('target_net.module.0.', 'encoder_k.module.0.')
+TEACHER_PREFIX = TEACHER_PREFIXES[0]
 
 ARCHS = ('resnet', 'vit')
 TARGETS = ('mmpretrain', 'mmdet', 'mmseg')
@@ -173,6 +180,19 @@ def convert_layout(state: dict, arch: str, to: str) -> dict:
     return out
 
 
+def teacher_prefix(checkpoint: dict) -> str:
+    """The prefix of the EMA teacher / momentum encoder's backbone in
+    ``checkpoint`` (one of ``TEACHER_PREFIXES``)."""
+    state = checkpoint.get('state_dict', checkpoint)
+    for prefix in TEACHER_PREFIXES:
+        if any(k.startswith(prefix) for k in state):
+            return prefix
+    heads = sorted({k.split('.')[0] for k in state})
+    raise KeyError(f'no EMA teacher or momentum encoder (weights under '
+                   f'{" or ".join(TEACHER_PREFIXES)}); the checkpoint has '
+                   f'{heads} (SimSiam has none: use --online)')
+
+
 def extract_backbone(checkpoint: dict, prefix: str = ONLINE_PREFIX,
                      keep_prefix: bool = False, arch: str = None,
                      to: str = 'mmpretrain') -> dict:
@@ -221,7 +241,9 @@ def main(argv=None):
     which.add_argument('--online', action='store_true',
                        help=f'shorthand for --prefix {ONLINE_PREFIX}')
     which.add_argument('--teacher', action='store_true',
-                       help=f'shorthand for --prefix {TEACHER_PREFIX}')
+                       help='the EMA teacher / momentum encoder: --prefix '
+                       f'{" or ".join(TEACHER_PREFIXES)}, whichever the '
+                       'checkpoint has')
     parser.add_argument('--keep-prefix', action='store_true',
                         help='do not strip the prefix from the names')
     parser.add_argument('--arch', choices=ARCHS,
@@ -229,10 +251,11 @@ def main(argv=None):
     parser.add_argument('--to', choices=TARGETS, default='mmpretrain',
                         help='key layout of the backbone that loads OUT')
     args = parser.parse_args(argv)
-    prefix = (TEACHER_PREFIX if args.teacher else
+    checkpoint = safe_torch_load(args.checkpoint, 'cpu')
+    prefix = (teacher_prefix(checkpoint) if args.teacher else
               ONLINE_PREFIX if args.online else args.prefix)
-    result = extract_backbone(safe_torch_load(args.checkpoint, 'cpu'),
-                              prefix, args.keep_prefix, args.arch, args.to)
+    result = extract_backbone(checkpoint, prefix, args.keep_prefix,
+                              args.arch, args.to)
     torch.save(result, args.out)
     print(f'{len(result["state_dict"])} tensors written to {args.out} '
           f'({args.to} layout)')
