@@ -68,6 +68,7 @@ env_cfg = dict(cudnn_benchmark=False,
                dist_cfg=dict(backend='nccl'))
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
