@@ -20,18 +20,20 @@ last line printed is a JSON summary ``{name: "ok" | "failed"}``.
 ``--quick`` passes each benchmark the smoke arguments of ``QUICK_ARGS``
 below, so that the whole run takes a few minutes on a CPU:
 
-============  ==========================================================
-benchmark     quick arguments
-============  ==========================================================
-clim          20k x 128 features, 100 clusters, k = 20; ResNet-18 at 64 px,
-              batch 8, queue 1,024, 2 rounds after 1 warm-up
-dora          ``--quick`` (tiny size only, 2 rounds after 1 warm-up)
-interclr      20k-row bank, no 1.28M bank, K = 1,024; ResNet-18 at 64 px,
-              batch 8, queue 1,024, 2 rounds after 1 warm-up
-metrix        8 classes x 4, 256 x 4 x 4 maps, 128-d embedding, 2 steps
-mixup_step    batch 32 at 32 px, 2 rounds after 1 warm-up
-sinkhorn      the default sizes, 2 repeats
-============  ==========================================================
+================  ========================================================
+benchmark         quick arguments
+================  ========================================================
+clim              20k x 128 features, 100 clusters, k = 20; ResNet-18 at 64 px,
+                  batch 8, queue 1,024, 2 rounds after 1 warm-up
+dora              ``--quick`` (tiny size only, 2 rounds after 1 warm-up)
+generative_views  ``--quick`` (batch 16, 2,000 samples, 2 rounds of 2
+                  steps after 1 warm-up, a 2 x 2,000 view cache)
+interclr          20k-row bank, no 1.28M bank, K = 1,024; ResNet-18 at 64 px,
+                  batch 8, queue 1,024, 2 rounds after 1 warm-up
+metrix            8 classes x 4, 256 x 4 x 4 maps, 128-d embedding, 2 steps
+mixup_step        batch 32 at 32 px, 2 rounds after 1 warm-up
+sinkhorn          the default sizes, 2 repeats
+================  ========================================================
 
 A benchmark not in the table runs with its defaults under ``--quick``.
 Arguments after ``--`` are appended to every benchmark's command line
@@ -62,6 +64,7 @@ QUICK_ARGS = {
              '--arch', 'resnet18', '--size', '64', '--batch', '8',
              '--queue', '1024', '--steps', '2', '--warmup', '1'],
     'dora': ['--quick'],
+    'generative_views': ['--quick'],
     'interclr': ['--num', '20000', '--no-big', '--K', '1024',
                  '--arch', 'resnet18', '--size', '64', '--batch', '8',
                  '--queue', '1024', '--step-num', '20000', '--steps', '2',
