@@ -1,4 +1,5 @@
 from .gan import GAN, GANDataPreprocessor, center_pad_or_crop
+from .inversion import LatentEncoder, invert_latents, train_latent_encoder
 from .stylegan2 import (
     StyleGAN2Discriminator,
     StyleGAN2Generator,
@@ -7,5 +8,6 @@ from .stylegan2 import (
 
 __all__ = [
     'StyleGAN2Generator', 'StyleGAN2Discriminator', 'minibatch_stddev',
-    'GAN', 'GANDataPreprocessor', 'center_pad_or_crop'
+    'GAN', 'GANDataPreprocessor', 'center_pad_or_crop',
+    'LatentEncoder', 'invert_latents', 'train_latent_encoder'
 ]
