@@ -18,6 +18,10 @@ model build of every config, the thesis's hyper-parameters per loss and
 dataset, the data sections on tiny generated archives, and one ResNet-50
 loss forward at 64x64). The ImageNet CLIM configs (``configs/clim``, all
 but the Fashion-MNIST ones) are checked in ``tests/test_configs_clim.py``.
+The LMA and learned-views configs (``configs/lma``,
+``configs/learned_views``) read offline artefacts (feature banks, IC-GAN
+checkpoints, view caches): ``tests/test_configs_lma.py`` and
+``tests/test_configs_learned_views.py`` fabricate them and check those.
 """
 import contextlib
 import copy
@@ -73,11 +77,22 @@ DINO_DORA = sorted(
 #: mmdet / mmseg configs (not runnable with this stack);
 #: tests/test_configs_transfer.py checks them
 TRANSFER = sorted(glob.glob(osp.join(ROOT, 'configs', 'transfer', '*.py')))
+#: the LMA and learned-views configs, Fashion-MNIST ones included: they read
+#: a feature bank, a kNN graph, an IC-GAN checkpoint or view caches that do
+#: not exist here (and the GAN configs train through train_step);
+#: tests/test_configs_lma.py and tests/test_configs_learned_views.py build
+#: them from fabricated artefacts and train every kind
+GENERATED_VIEWS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'lma', '**', '*.py'),
+              recursive=True) +
+    glob.glob(osp.join(ROOT, 'configs', 'learned_views', '**', '*.py'),
+              recursive=True))
 CONFIGS = sorted(
     f for f in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
                          recursive=True)
     if '_base_' not in f and f not in METRIX_PAPER and f not in CLIM_PAPER
-    and f not in INTERCLR and f not in DINO_DORA and f not in TRANSFER)
+    and f not in INTERCLR and f not in DINO_DORA and f not in TRANSFER
+    and f not in GENERATED_VIEWS)
 
 #: the network input size each dataset's train pipeline must produce
 #: (CustomDataset is keyed by the data root's folder name)

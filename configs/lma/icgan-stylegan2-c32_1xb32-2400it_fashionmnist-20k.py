@@ -1,6 +1,7 @@
-# The instance-conditioned generator of LMA on Fashion-MNIST (CPU scale): the
-# compact StyleGAN2-style GAN of configs/_base_/gan/stylegan2-c32_fashionmnist-32px.py
-# conditioned on the frozen SimSiam baseline's 128-d backbone feature h_i of an
+# The instance-conditioned generator of LMA on Fashion-MNIST (CPU scale):
+# the compact StyleGAN2-style GAN of
+# configs/_base_/gan/stylegan2-c32_fashionmnist-32px.py conditioned on the
+# frozen SimSiam baseline's 128-d backbone feature h_i of an
 # instance, trained to produce the instance's k = 20 nearest neighbours (the
 # CIFAR-10 default of the paper), 2,400 iterations of batch 32 (76.8 kimg).
 # Preparation (see configs/lma/README.md):

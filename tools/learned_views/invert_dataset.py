@@ -162,9 +162,14 @@ def get_encoder(args, gen, out: str):
         return encoder.eval(), 'loaded'
     torch.manual_seed(args.seed)  # the encoder's initial weights
     encoder = LatentEncoder(**kwargs).to(gen.w_avg.device)
-    history = train_latent_encoder(gen, encoder, args.encoder_steps,
-                                   args.encoder_batch_size,
-                                   lr=args.encoder_lr, seed=args.seed)
+    bar = (None if args.no_progress else
+           ProgressBar(args.encoder_steps, file=sys.stdout))
+    history = train_latent_encoder(
+        gen, encoder, args.encoder_steps, args.encoder_batch_size,
+        lr=args.encoder_lr, seed=args.seed,
+        callback=None if bar is None else (lambda step, loss: bar.update()))
+    if bar is not None:
+        sys.stdout.write('\n')
     os.makedirs(out, exist_ok=True)
     tmp = path + '.tmp'
     torch.save(

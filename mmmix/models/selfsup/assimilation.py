@@ -259,13 +259,14 @@ class A2SimSiam(_LatentA2, SimSiam):
 
     def loss(self, inputs: List[torch.Tensor], data_samples=None,
              **kwargs) -> Dict[str, torch.Tensor]:
-        """``loss`` (SimSiam) and ``loss_align``."""
+        """``loss_base`` (SimSiam's) and ``loss_align``; mmengine logs
+        their sum as ``loss``."""
         v1, v2, gens = split_views(inputs, type(self).__name__)
         z1 = self.neck(self.backbone(v1))[0]
         z2 = self.neck(self.backbone(v2))[0]
         base = 0.5 * (self.head.loss(z1, z2) + self.head.loss(z2, z1))
         zg = self.neck(self.backbone(torch.cat(gens)))[0] if gens else None
-        return dict(loss=base,
+        return dict(loss_base=base,
                     loss_align=self._latent_alignment(zg, (z1, z2)))
 
 
@@ -302,7 +303,7 @@ class A2BYOL(_LatentA2, BYOL):
 
     def loss(self, inputs: List[torch.Tensor], data_samples=None,
              **kwargs) -> Dict[str, torch.Tensor]:
-        """``loss`` (BYOL) and ``loss_align``."""
+        """``loss_base`` (BYOL's loss) and ``loss_align``."""
         v1, v2, gens = split_views(inputs, type(self).__name__)
         online_v1 = self.neck(self.backbone(v1))[0]
         online_v2 = self.neck(self.backbone(v2))[0]
@@ -315,7 +316,7 @@ class A2BYOL(_LatentA2, BYOL):
             target_v2 = self.target_net(v2)[0]
         base = 2. * (self.head.loss(online_v1, target_v2)
                      + self.head.loss(online_v2, target_v1))
-        return dict(loss=base, loss_align=self._latent_alignment(
+        return dict(loss_base=base, loss_align=self._latent_alignment(
             online_g, (target_v1, target_v2)))
 
 
@@ -361,7 +362,7 @@ class A2MoCoV2(MoCo):
 
     def loss(self, inputs: List[torch.Tensor], data_samples=None,
              **kwargs) -> Dict[str, torch.Tensor]:
-        """``loss`` (MoCo) and ``loss_align``."""
+        """``loss_base`` (MoCo's loss) and ``loss_align``."""
         v1, v2, gens = split_views(inputs, type(self).__name__)
         q = nn.functional.normalize(self.neck(self.backbone(v1))[0], dim=1)
         with torch.no_grad():
@@ -376,4 +377,4 @@ class A2MoCoV2(MoCo):
         align = alignment_term(q, None, k_gen, self.alpha, self.temperature,
                                anchors='first')
         self._dequeue_and_enqueue(k)
-        return dict(loss=loss, loss_align=-align)
+        return dict(loss_base=loss, loss_align=-align)

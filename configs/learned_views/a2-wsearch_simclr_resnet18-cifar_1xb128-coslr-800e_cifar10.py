@@ -1,0 +1,13 @@
+# SimCLR + A2 (multiview with alignment, spec 5.2, Eq. 4) with W-search (VG1:
+# latents searched so that the view sits about eps1 from the anchor in a frozen
+# SimCLR encoder's space, the views spread by a hinge at eps2) views on
+# CIFAR-10: two expert views plus one of the 8 cached generated views of the
+# image (uniform), flipped, appended LAST; loss = the cross-view InfoNCE (Eq.
+# 12) of the expert views - alpha / tau x the mean alignment of both expert
+# anchors with the generated view (never a negative). Recipe:
+# simclr_resnet18-cifar_1xb128-coslr-800e_cifar10.py.
+_base_ = ['./_base_/cifar10_essl.py']
+
+train_dataloader = dict(
+    dataset=dict(pipeline={{_base_.a2_wsearch_pipeline}}))
+custom_hooks = [dict(type='mmmix.GeneratedViewsHook')]

@@ -1,0 +1,5 @@
+# The SimCLR baseline of 'On Assimilating Learned Views' on TinyImageNet (64
+# px): two expert views, NT-Xent (Eq. 1, the SupContrast baseline's), the
+# recipe of _base_/tinyimagenet64_supcon.py. It is also the frozen encoder f of
+# W-search and of the epsilon calibration.
+_base_ = ['./_base_/tinyimagenet64_supcon.py']

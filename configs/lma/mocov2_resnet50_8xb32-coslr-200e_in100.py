@@ -1,0 +1,54 @@
+# MoCo v2 with handcrafted augmentation only (alpha = 0): the LMA paper's
+# baseline on ImageNet-100 (spec lma.md 2.9, 3.3, Table 8): 96 px input,
+# ResNet-50 and MoCo v2's 2048-2048-128 MLP head; K, tau, m: MoCo v2's 65536 /
+# 0.2 / 0.999 (spec 2.9 [EXT]). Base lr 0.03 with lr = base_lr x batch / 256,
+# SGD momentum 0.9 (A4), weight decay 0.001 as printed in Table 8 (spec A2: 10x
+# the original 1e-4), cosine decay, no warm-up. Batch 256 and 200 epochs are
+# the spec's defaults where the paper is silent (A1): config variables. The LMA
+# twin is lma_mocov2_resnet50_8xb32-coslr-200e_in100.py.
+_base_ = ['./_base_/in100_lma.py']
+
+base_lr = 0.03
+weight_decay = 0.001  # Table 8
+num_gpus = 8
+batch_per_gpu = 32
+batch_size = num_gpus * batch_per_gpu
+lr = base_lr * batch_size / 256
+max_epochs = 200
+queue_len = 65536  # K; a multiple of the batch
+momentum = 0.001  # 1 - m: key encoder EMA m = 0.999
+temperature = 0.2  # tau
+
+model = dict(
+    type='MoCo',
+    queue_len=queue_len,
+    feat_dim=128,
+    momentum=momentum,
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        norm_cfg=dict(type='BN'),
+        zero_init_residual=False),
+    neck=dict(
+        type='MoCoV2Neck',
+        in_channels=2048,
+        hid_channels=2048,
+        out_channels=128,
+        with_avg_pool=True),
+    head=dict(
+        type='ContrastiveHead',
+        loss=dict(type='CrossEntropyLoss'),
+        temperature=temperature))
+
+train_dataloader = dict(batch_size=batch_per_gpu)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(
+        type='SGD', lr=lr, weight_decay=weight_decay, momentum=0.9))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0,
+         end=max_epochs)
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+# --auto-scale-lr rescales lr linearly from this total batch
+auto_scale_lr = dict(base_batch_size=batch_size)
