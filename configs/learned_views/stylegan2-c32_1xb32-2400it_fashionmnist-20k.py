@@ -5,10 +5,11 @@
 # iterations of batch 32 (76.8 kimg). The Frechet distance (`fd`) between
 # 2,000 EMA samples and 2,000 training images in the feature space of the
 # SimSiam baseline's backbone is measured every 400 iterations and the best
-# checkpoint kept (pass its path with `--cfg-options
-# val_evaluator.feature_net.checkpoint=...`; without a checkpoint the metric
-# falls back to raw pixels). Then: tools/learned_views/invert_dataset.py and
-# tools/learned_views/build_view_cache.py.
+# checkpoint kept: pass the backbone's checkpoint with `--cfg-options
+# val_evaluator.checkpoint=... test_evaluator.checkpoint=...` (without one
+# the metric warns and measures in an untrained network's features; with
+# `feature_net=None` it uses raw pixels). Then:
+# tools/learned_views/invert_dataset.py and build_view_cache.py.
 _base_ = ['../_base_/gan/stylegan2-c32_fashionmnist-32px.py']
 
 gan_data_root = {{_base_.gan_data_root}}
