@@ -17,6 +17,7 @@ from .transforms import (
     ClipRandomResizedCrop,
     FrameWise,
     KNNReplace,
+    LatentTraversalAugment,
     LoadGeneratedView,
     LocalManifoldAugment,
     MultiResolutionViews,
@@ -34,5 +35,6 @@ __all__ = [
     'FrameWise', 'ClipMultiView', 'PackClipInputs', 'FeatureBank',
     'dataset_fingerprint', 'check_fingerprint', 'verify_dataset',
     'save_raw_images', 'ViewCache', 'ViewCacheWriter', 'to_uint8',
-    'LocalManifoldAugment', 'LoadGeneratedView', 'KNNReplace'
+    'LocalManifoldAugment', 'LoadGeneratedView', 'KNNReplace',
+    'LatentTraversalAugment'
 ]

@@ -7,6 +7,7 @@ from .clip import (
 )
 from .generated_views import (
     KNNReplace,
+    LatentTraversalAugment,
     LoadGeneratedView,
     LocalManifoldAugment,
     check_generated_view_sources,
@@ -16,5 +17,6 @@ from .multi_resolution import MultiResolutionViews
 __all__ = [
     'MultiResolutionViews', 'ClipRandomResizedCrop', 'ClipRandomFlip',
     'FrameWise', 'ClipMultiView', 'PackClipInputs', 'LocalManifoldAugment',
-    'LoadGeneratedView', 'KNNReplace', 'check_generated_view_sources'
+    'LoadGeneratedView', 'KNNReplace', 'LatentTraversalAugment',
+    'check_generated_view_sources'
 ]

@@ -31,6 +31,7 @@ fingerprint, row count, pipeline position) from the dataset: call it
 before training, e.g. in a hook's ``before_train`` with
 ``runner.train_dataloader.dataset``.
 """
+import copy
 import os
 import warnings
 from numbers import Integral, Real
@@ -278,6 +279,164 @@ class LocalManifoldAugment(_PerProcessRandom, BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class LatentTraversalAugment(_PerProcessRandom, BaseTransform):
+    """Latent traversal of the image's inverted code: with probability
+    ``prob`` replace ``results['img']`` by ``g(truncate(w_i + eps))``.
+
+    ``w_i`` is the W+ code of the sample from a GAN inversion
+    (``tools/learned_views/invert_dataset.py`` stores it in a
+    :class:`~mmmix.datasets.ViewCache` with latents), ``eps`` a fresh
+    W-perturb noise per call (:func:`mmmix.ops.latent_views.w_perturb`,
+    ``sigma`` a standard deviation, ``'gauss'`` or ``'proj'``), ``g`` the
+    unconditional generator's synthesis with constant noise. It is the
+    StyleGAN2-traversal baseline of the LMA paper's Table 4 (Eq. 4 made
+    applicable to real images through inversion, LMA spec A16) and the
+    on-the-fly W-perturb of the learned-views paper's Table 6 (a new view
+    every step instead of one of ``n`` cached ones). Output layout and
+    dtype as :class:`LocalManifoldAugment`.
+
+    Args:
+        prob (float): probability of replacing the image, in [0, 1].
+        generator (dict | nn.Module): the unconditional generator (config
+            or module).
+        checkpoint (str, optional): GAN checkpoint, weights under
+            ``prefix`` loaded strictly.
+        latents (str): folder of the inversion (a ViewCache with
+            ``latents.npy``), rows in ``sample_idx`` order.
+        prefix (str): Defaults to ``'generator_ema.'``.
+        sigma (float): noise std, >= 0. Defaults to 0.2 (the papers').
+        mode (str): ``'gauss'`` or ``'proj'``. Defaults to ``'gauss'``.
+        truncation (float, optional): psi applied after the noise;
+            ``None`` = the value the latents were inverted with (their
+            meta), else 1.
+        noise_mode (str): the synthesis noise. Defaults to ``'const'``.
+        center_crop (int, optional): keep the central ``c x c`` pixels.
+        channel_order (str): ``'rgb'`` or ``'bgr'`` (as
+            :class:`LocalManifoldAugment`). Defaults to ``'rgb'``.
+        key (str): Defaults to ``'sample_idx'``.
+        expected_num_samples (int, optional): the dataset length.
+        seed (int, optional): as :class:`LocalManifoldAugment`.
+    """
+
+    def __init__(self,
+                 prob: float,
+                 generator: Union[dict, torch.nn.Module],
+                 latents: str,
+                 checkpoint: Optional[str] = None,
+                 prefix: str = 'generator_ema.',
+                 sigma: float = 0.2,
+                 mode: str = 'gauss',
+                 truncation: Optional[float] = None,
+                 noise_mode: str = 'const',
+                 center_crop: Optional[int] = None,
+                 channel_order: str = 'rgb',
+                 key: str = 'sample_idx',
+                 expected_num_samples: Optional[int] = None,
+                 seed: Optional[int] = None):
+        from mmmix.ops.latent_views import PERTURB_MODES
+        self.prob = _check_prob(prob)
+        if sigma < 0:
+            raise ValueError(f'sigma must be >= 0, got {sigma}')
+        if mode not in PERTURB_MODES:
+            raise ValueError(f'mode must be one of {PERTURB_MODES}, got '
+                             f'{mode!r}')
+        if channel_order not in CHANNEL_ORDERS:
+            raise ValueError(f'channel_order must be one of {CHANNEL_ORDERS}'
+                             f', got {channel_order!r}')
+        self.generator_cfg = generator
+        self.checkpoint = checkpoint
+        self.latents = latents
+        self.prefix = prefix
+        self.sigma = float(sigma)
+        self.mode = mode
+        self.truncation = truncation
+        self.noise_mode = noise_mode
+        self.center_crop = center_crop
+        self.channel_order = channel_order
+        self.key = key
+        self.expected_num_samples = expected_num_samples
+        self._state = None
+        self._init_random(seed)
+
+    def _build(self):
+        if self._state is None:
+            from mmmix.models.utils.lma_sampler import load_prefixed_state_dict
+            from mmmix.registry import MODELS
+            cache = ViewCache.open(self.latents)
+            if cache.latents is None:
+                raise ValueError(f'{self.latents} holds no latents.npy: '
+                                 'invert the dataset first')
+            _check_expected(self.expected_num_samples, cache.num_samples,
+                            'the inverted latents')
+            gen = self.generator_cfg
+            if isinstance(gen, dict):
+                gen = MODELS.build(copy.deepcopy(gen))
+            if self.checkpoint is not None:
+                load_prefixed_state_dict(gen, self.checkpoint, self.prefix)
+            gen.eval().requires_grad_(False)
+            if tuple(cache.latents.shape[1:]) != (gen.num_ws, gen.w_dim):
+                raise ValueError(
+                    f'latents of shape {cache.latents.shape[1:]} do not fit '
+                    f'the generator (num_ws, w_dim) = '
+                    f'{(gen.num_ws, gen.w_dim)}')
+            psi = self.truncation
+            if psi is None:
+                psi = float(cache.meta.get('truncation', 1.0))
+            self._state = (gen, cache, psi)
+        return self._state
+
+    def check_dataset(self, dataset) -> None:
+        """Check the inverted latents against ``dataset``'s fingerprint."""
+        ViewCache.open(self.latents, dataset=dataset)
+
+    def transform(self, results: dict) -> dict:
+        from mmmix.models.generators.gan import center_pad_or_crop
+        from mmmix.ops.latent_views import truncate, w_perturb
+        idx = _sample_index(results, self.key, type(self).__name__)
+        if self._process_changed():
+            self._reset_random()
+        results['traversal_applied'] = False
+        if self.prob == 0 or self._uniform() >= self.prob:
+            return results
+        gen, cache, psi = self._build()
+        if not 0 <= idx < cache.num_samples:
+            raise IndexError(f'{self.key} {idx} out of the latents range '
+                             f'[0, {cache.num_samples})')
+        img = results.get('img')
+        if not isinstance(img, np.ndarray) or _channels(
+                img) != gen.img_channels:
+            raise ValueError(
+                f'the generator makes {gen.img_channels}-channel images, '
+                f'results["img"] is {getattr(img, "shape", type(img))}')
+        w = torch.from_numpy(np.array(cache.latents[idx:idx + 1]))
+        with torch.no_grad():
+            w = w_perturb(w, self.sigma, self.mode, generator=self._rng)
+            x = gen.synthesis(truncate(w, gen.w_avg, psi),
+                              noise_mode=self.noise_mode).clamp(-1, 1)
+        if self.center_crop is not None:
+            x = center_pad_or_crop(x, self.center_crop)
+        out = to_uint8(x)[0]
+        if img.ndim == 2:
+            out = out[..., 0]
+        elif out.shape[-1] == 3 and self.channel_order == 'bgr':
+            out = np.ascontiguousarray(out[..., ::-1])
+        results['img'] = out
+        results['img_shape'] = out.shape[:2]
+        results['traversal_applied'] = True
+        return results
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state['_state'] = None
+        return state
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(prob={self.prob}, sigma='
+                f'{self.sigma}, mode={self.mode!r}, latents={self.latents!r}'
+                f', checkpoint={self.checkpoint!r})')
+
+
+@TRANSFORMS.register_module()
 class LoadGeneratedView(_PerProcessRandom, BaseTransform):
     """Replace the image by a cached generated view of the same sample.
 
@@ -505,7 +664,7 @@ class KNNReplace(_PerProcessRandom, BaseTransform):
 
 
 GENERATED_VIEW_TRANSFORMS = (LocalManifoldAugment, LoadGeneratedView,
-                             KNNReplace)
+                             KNNReplace, LatentTraversalAugment)
 
 
 def _walk(node, found: list, seen: set, parent=None, position=0) -> None:
