@@ -697,12 +697,34 @@ def check_generated_view_sources(dataset) -> List[BaseTransform]:
     when one is not first in its pipeline (only ``Load*`` transforms may
     precede it): the spec applies them to the clean image.
 
+    Dataset wrappers that keep the inner dataset's ``sample_idx``
+    (mmengine's ``RepeatDataset`` and ``ClassBalancedDataset``: the
+    transforms run in the inner dataset's pipeline and see its indices) are
+    unwrapped and the inner dataset is checked. A ``ConcatDataset`` whose
+    members use generated views is refused: each member numbers its samples
+    from 0, so one bank or cache cannot be indexed by ``sample_idx`` (LMA
+    spec A24); build one dataset covering all the images instead.
+
     Returns:
         list: the transforms found.
 
     Raises:
-        ValueError: a source does not match the dataset.
+        ValueError: a source does not match the dataset, or generated views
+            under a ``ConcatDataset``.
     """
+    members = getattr(dataset, 'datasets', None)
+    if members is not None and not hasattr(dataset, 'pipeline'):
+        for member in members:
+            if check_generated_view_sources(member):
+                raise ValueError(
+                    f'{type(dataset).__name__} concatenates datasets that '
+                    'number their samples from 0 each: a feature bank or '
+                    'view cache indexed by sample_idx would mix them up; '
+                    'use one dataset covering all the images')
+        return []
+    inner = getattr(dataset, 'dataset', None)
+    if inner is not None and not hasattr(dataset, 'pipeline'):
+        return check_generated_view_sources(inner)  # Repeat / ClassBalanced
     found = []
     _walk(getattr(dataset, 'pipeline', None), found, set())
     for transform, parent, position in found:

@@ -99,3 +99,16 @@ def test_found_and_checked_by_the_pipeline_walk(assets, fashion_root):
     small.pipeline = Compose([_t(assets)])
     with pytest.raises(ValueError, match='num_samples'):
         check_generated_view_sources(small)
+
+
+def test_dataset_wrappers(assets):
+    """Repeat keeps the inner sample_idx (checked through it); Concat
+    numbers each member from 0 and is refused (LMA spec A24)."""
+    from mmengine.dataset import Compose, ConcatDataset, RepeatDataset
+    ds = assets['ds']
+    ds.pipeline = Compose([_t(assets)])
+    assert len(check_generated_view_sources(RepeatDataset(ds, 2))) == 1
+    out = RepeatDataset(ds, 2)[N + 3]  # the inner sample 3
+    assert out['sample_idx'] == 3 and out['traversal_applied']
+    with pytest.raises(ValueError, match='concatenates'):
+        check_generated_view_sources(ConcatDataset([ds, ds]))
