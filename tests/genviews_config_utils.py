@@ -31,7 +31,8 @@ LMA = 'mmmix.LocalManifoldAugment'
 LOAD_VIEW = 'mmmix.LoadGeneratedView'
 KNN_REPLACE = 'mmmix.KNNReplace'
 KNN_INSTANCE = 'mmmix.KNNInstanceDataset'
-GENERATED = (LMA, LOAD_VIEW, KNN_REPLACE)
+TRAVERSAL = 'mmmix.LatentTraversalAugment'
+GENERATED = (LMA, LOAD_VIEW, KNN_REPLACE, TRAVERSAL)
 NUM_FAKE = 4  # training images of every generated dataset
 
 
@@ -183,6 +184,21 @@ def save_images(dataset, path):
     return path
 
 
+def save_latents(dataset, gen_cfg, path, seed=0):
+    """A 1-view cache with random W+ latents (an inversion's layout)."""
+    num_ws = 2 * int(np.log2(gen_cfg['resolution'])) - 2
+    shape = raw_image(dataset, 0).shape
+    n = len(dataset)
+    writer = ViewCache.create(path, n, 1, shape, dataset=dataset,
+                              latent_shape=(num_ws, gen_cfg['w_dim']),
+                              meta=dict(method='reconstruction'))
+    writer.write(0, np.arange(n), np.zeros((n, *shape), np.uint8))
+    writer.write_latents(np.arange(n), np.random.default_rng(seed).normal(
+        size=(n, num_ws, gen_cfg['w_dim'])))
+    writer.finalize(truncation=0.7)
+    return path
+
+
 def save_cache(dataset, path, channel_order='rgb', num_views=8, seed=0):
     """An 8-view cache of random uint8 images in the dataset's layout."""
     rng = np.random.default_rng(seed)
@@ -239,6 +255,14 @@ def fabricate(cfg, tmp_path, fashion_root, image_size=32):
                                  lambda p: save_knn(n, 3, p + '.npy'))
             d['images_file'] = once(('images', ),
                                     lambda p: save_images(train, p + '.npy'))
+            d['expected_num_samples'] = n
+        elif kind == TRAVERSAL:
+            gen = tiny_generator(d['generator'])
+            d['generator'] = gen
+            d['checkpoint'] = once(('ckpt', repr(sorted(gen.items()))),
+                                   lambda p, g=gen: save_generator(g, p))
+            d['latents'] = once(('latents', repr(sorted(gen.items()))),
+                                lambda p, g=gen: save_latents(train, g, p))
             d['expected_num_samples'] = n
         elif kind == KNN_INSTANCE:
             dim = cfg.model.generator.cond_dim

@@ -119,6 +119,7 @@ ABLATIONS = {
     'lma-zpool500': dict(kind='lma', prob=0.3, pool=500),
     'lma-zpool5000': dict(kind='lma', prob=0.3, pool=5000),
     'lma-knn': dict(kind='knn', prob=0.3),
+    'lma-traversal': dict(kind='traversal', prob=0.3),
     'lma-mix': dict(kind='mix', prob=0.3),
     'lma-only': dict(kind='only', prob=1.0),
 }
@@ -353,6 +354,14 @@ def test_ablations(name):
         assert (source['knn_file'], source['images_file']) == (
             c10.lma_knn, c10.lma_images)
         assert source['knn_file'].endswith('knn20.npy')
+        assert source['expected_num_samples'] == 50000
+    elif spec['kind'] == 'traversal':  # Table 4: W+ traversal, sigma 0.2
+        assert source['type'] == U.TRAVERSAL
+        assert (source['sigma'], source['mode']) == (0.2, 'gauss')
+        gan = parse_config(osp.join(
+            osp.dirname(LMA_DIR), 'learned_views',
+            'stylegan2-c512_1xb64-100000kimg_cifar10.py'))
+        assert source['generator'] == gan.model.generator
         assert source['expected_num_samples'] == 50000
     else:
         reference = dict(c10.lma, prob=spec['prob'])
