@@ -1,3 +1,4 @@
+from .external import ExternalGenerator, import_factory
 from .gan import GAN, GANDataPreprocessor, center_pad_or_crop
 from .inversion import LatentEncoder, invert_latents, train_latent_encoder
 from .stylegan2 import (
@@ -7,6 +8,7 @@ from .stylegan2 import (
 )
 
 __all__ = [
+    'ExternalGenerator', 'import_factory',
     'StyleGAN2Generator', 'StyleGAN2Discriminator', 'minibatch_stddev',
     'GAN', 'GANDataPreprocessor', 'center_pad_or_crop',
     'LatentEncoder', 'invert_latents', 'train_latent_encoder'
