@@ -133,6 +133,8 @@ GANS = {
                                                          'tinyimagenet64'),
 }
 FASHION_GAN = 'stylegan2-c32_1xb32-2400it_fashionmnist-20k.py'
+#: the control of the Fashion SimSiam + A2 run: a third expert view
+FASHION_EXPERT3 = 'a2-expert3_simsiam' + FASHION_TAIL
 
 
 def simclr_names(ds):
@@ -153,7 +155,7 @@ def test_the_config_set_is_complete():
         expected |= {f'a2-{g}_{method}{EXT_TAIL}'
                      for g in ('wsearch', 'wperturb')}
     expected |= {'byol' + EXT_TAIL} | set(FASHION) | set(GANS)
-    expected |= {FASHION_GAN}
+    expected |= {FASHION_GAN, FASHION_EXPERT3}
     assert set(IDS) == expected
 
 
@@ -357,6 +359,13 @@ def test_fashion_configs():
                      aspect_ratio_range=(0.9, 1.1), backend='cv2'),
                 dict(type='RandomFlip', prob=0.5)]
         assert 'mmmix.GeneratedViewsHook' in U.hook_types(cfg)
+    control = cfg_of(FASHION_EXPERT3)
+    a2 = cfg_of('a2-wperturb_simsiam' + FASHION_TAIL)
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg',
+                'data_preprocessor'):
+        assert control[key] == a2[key], key
+    assert U.views(U.train_pipeline(control)) == [(3, expert)]
+    assert U.hook_types(control) == ['mmmix.KNNEvalHook']
     types = {n: cfg_of(n).model.type for n in FASHION}
     assert types['a2-wperturb_mocov2' + FASHION_TAIL] == 'mmmix.A2MoCoV2'
     assert types['a2-wperturb_byol' + FASHION_TAIL] == 'mmmix.A2BYOL'
