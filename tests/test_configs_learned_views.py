@@ -322,7 +322,7 @@ def test_cifar10_a2_other_methods(method):
 
 def test_fashion_configs():
     """The SimCLR Fashion baseline shares the other Fashion baselines'
-    data, views, optimiser and schedule; A1 / A2 use the lead's W-perturb
+    data, views, optimiser and schedule; A1 / A2 use the Fashion W-perturb
     cache, every A2 appends it exactly as the SimSiam one."""
     simsiam_base = parse_config(osp.join(
         ROOT, 'configs', 'clim',

@@ -451,7 +451,7 @@ def test_icgan_configs(ds):
 
 def test_fashion_lma_twins():
     """MoCo v2 / BYOL + LMA on Fashion-MNIST: their CLIM Fashion baselines
-    with the lead's SimSiam + LMA Fashion pipeline, nothing else."""
+    with the SimSiam + LMA Fashion pipeline, nothing else."""
     reference = load_config(osp.join(
         LMA_DIR, 'lma_simsiam_resnet18-w16_1xb256-3e_fashionmnist-20k.py'))
     ref_pipeline = U.train_pipeline(reference)

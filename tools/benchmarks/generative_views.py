@@ -1,7 +1,7 @@
 """Generated views: LMA throughput, SSL step slowdown, cached-view reads.
 
 Measures the cost of the two ways mmmix makes generated views during SSL
-on the Fashion-MNIST evidence setting (the lead's configs
+on the Fashion-MNIST evidence setting (the Fashion-MNIST configs
 ``configs/clim/simsiam_resnet18-w16_1xb256-3e_fashionmnist-20k.py`` and
 ``configs/lma/lma_simsiam_resnet18-w16_1xb256-3e_fashionmnist-20k.py``:
 SimSiam, CIFAR-style ResNet-18 of width 16, 28x28 grey views, batch 256):
