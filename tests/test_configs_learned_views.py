@@ -40,9 +40,12 @@ register_all_modules(init_default_scope=False)
 
 LV_DIR = osp.join(ROOT, 'configs', 'learned_views')
 LMA_DIR = osp.join(ROOT, 'configs', 'lma')
+#: the pretraining configs (the evaluation configs of benchmarks/ are
+#: tests/test_configs_genviews_eval.py's)
 CONFIGS = sorted(f for f in glob.glob(osp.join(LV_DIR, '**', '*.py'),
                                       recursive=True)
-                 if '_base_' not in f)
+                 if '_base_' not in f and not f.startswith(
+                     osp.join(LV_DIR, 'benchmarks', '')))
 IDS = [osp.relpath(c, LV_DIR) for c in CONFIGS]
 FASHION_CACHE = 'work_dirs/genviews_fmnist/cache_wperturb'
 
