@@ -277,3 +277,12 @@ class FeatureBank:
         return (f'{type(self).__name__}(path={self.path!r}, '
                 f'num_samples={len(self)}, dim={self.dim}, '
                 f'dtype={self._feats.dtype}, flip={self.flip is not None})')
+
+
+def verify_bank(bank, dataset, what: str = 'LMA feature bank') -> None:
+    """Check a feature bank (its folder or a loaded :class:`FeatureBank`)
+    against ``dataset``'s fingerprint; ``None`` passes."""
+    if isinstance(bank, str):
+        FeatureBank.load(bank, dataset=dataset)
+    elif bank is not None:
+        verify_dataset(bank.meta.get('fingerprint'), dataset, what=what)

@@ -224,14 +224,8 @@ class LocalManifoldAugment(_PerProcessRandom, BaseTransform):
 
     def check_dataset(self, dataset) -> None:
         """Check the feature bank against ``dataset``'s fingerprint."""
-        from ..feature_bank import FeatureBank
-        bank = self.sampler_cfg['bank']
-        if isinstance(bank, str):
-            FeatureBank.load(bank, dataset=dataset)
-        elif bank is not None:
-            from ..fingerprint import verify_dataset
-            verify_dataset(bank.meta.get('fingerprint'), dataset,
-                           what='LMA feature bank')
+        from ..feature_bank import verify_bank
+        verify_bank(self.sampler_cfg['bank'], dataset)
 
     def transform(self, results: dict) -> dict:
         idx = _sample_index(results, self.key, type(self).__name__)

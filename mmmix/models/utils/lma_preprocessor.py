@@ -260,14 +260,8 @@ class LMASelfSupDataPreprocessor(SelfSupDataPreprocessor):
 
     def check_dataset(self, dataset) -> None:
         """Check the feature bank against ``dataset``'s fingerprint."""
-        from mmmix.datasets.feature_bank import FeatureBank
-        bank = self.sampler_cfg['bank']
-        if isinstance(bank, str):
-            FeatureBank.load(bank, dataset=dataset)
-        elif bank is not None:
-            from mmmix.datasets.fingerprint import verify_dataset
-            verify_dataset(bank.meta.get('fingerprint'), dataset,
-                           what='LMA feature bank')
+        from mmmix.datasets.feature_bank import verify_bank
+        verify_bank(self.sampler_cfg['bank'], dataset)
 
     # ------------------------------------------------------------ forward
     def _indices(self, data_samples) -> torch.Tensor:
