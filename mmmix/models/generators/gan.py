@@ -159,6 +159,14 @@ class GAN(BaseModel):
         self.val_noise_mode = val_noise_mode
         self.register_buffer('cur_nimg', torch.zeros((), dtype=torch.long))
         self.register_buffer('d_steps', torch.zeros((), dtype=torch.long))
+        # host copies of the two counters, read from the buffers once (at
+        # the first step, i.e. after a resume loaded them): no device sync
+        # per step
+        self._host_counts = None
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        super()._load_from_state_dict(*args, **kwargs)
+        self._host_counts = None  # re-read the loaded counters
 
     @property
     def conditional(self) -> bool:
@@ -193,6 +201,8 @@ class GAN(BaseModel):
             cond = None
         self._check_cond(cond)
         b = real.shape[0]
+        if self._host_counts is None:
+            self._host_counts = [int(self.d_steps), int(self.cur_nimg)]
         g, d = self.generator, self.discriminator
         d_wrapper = optim_wrapper['discriminator']
         g_wrapper = optim_wrapper['generator']
@@ -204,7 +214,7 @@ class GAN(BaseModel):
             with torch.no_grad():
                 fake = g(self._z(b, real), cond)
             do_r1 = (self.r1_interval > 0 and self.r1_gamma > 0
-                     and int(self.d_steps) % self.r1_interval == 0)
+                     and self._host_counts[0] % self.r1_interval == 0)
             real_in = real.detach().requires_grad_(do_r1)
             d_real = d(self._aug(real_in), cond)
             d_fake = d(self._aug(fake), cond)
@@ -217,6 +227,7 @@ class GAN(BaseModel):
                 log['r1'] = r1.detach()
         d_wrapper.update_params(loss_d)
         self.d_steps += 1
+        self._host_counts[0] += 1
         log.update(loss_d=loss_d.detach(), d_real=d_real.detach().mean(),
                    d_fake=d_fake.detach().mean())
 
@@ -230,6 +241,7 @@ class GAN(BaseModel):
         log['loss_g'] = loss_g.detach()
 
         self.cur_nimg += b
+        self._host_counts[1] += b
         log['ema_beta'] = torch.tensor(self.update_ema(b))
         return log
 
@@ -238,7 +250,9 @@ class GAN(BaseModel):
         """Move the EMA generator towards the generator; return beta."""
         ema_nimg = self.ema_kimg * 1000
         if self.ema_rampup is not None:
-            ema_nimg = min(ema_nimg, int(self.cur_nimg) * self.ema_rampup)
+            nimg = (self._host_counts[1] if self._host_counts is not None
+                    else int(self.cur_nimg))
+            ema_nimg = min(ema_nimg, nimg * self.ema_rampup)
         beta = 0.5**(batch_size / max(ema_nimg, 1e-8))
         for p_ema, p in zip(self.generator_ema.parameters(),
                             self.generator.parameters()):

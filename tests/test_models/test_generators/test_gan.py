@@ -426,3 +426,24 @@ def test_runner_trains_validates_keeps_best_and_resumes(fashion_root,
     load_checkpoint(model, osp.join(work, 'iter_2.pth'), map_location='cpu')
     assert torch.equal(model.generator_ema.const, state[
         'generator_ema.const'])
+
+
+def test_counters_follow_a_loaded_state_dict():
+    """The host copies of d_steps / cur_nimg (no sync per step) are
+    re-read after load_state_dict, so the lazy-R1 phase and the EMA
+    ramp-up continue from a loaded checkpoint."""
+    from mmmix.models.generators import GAN
+    cfg = dict(type='mmmix.StyleGAN2Generator', resolution=8,
+               img_channels=1, z_dim=4, w_dim=4, channel_base=32,
+               channel_max=4)
+    gan = GAN(generator=cfg, discriminator=dict(
+        type='mmmix.StyleGAN2Discriminator', resolution=8, img_channels=1,
+        channel_base=32, channel_max=4), r1_interval=4)
+    gan._host_counts = [3, 96]
+    state = gan.state_dict()
+    state['d_steps'] = torch.tensor(8)
+    state['cur_nimg'] = torch.tensor(256)
+    gan.load_state_dict(state)
+    assert gan._host_counts is None
+    beta = gan.update_ema(32)  # reads the buffer: 0.5 ** (32 / (256 * .05))
+    assert abs(beta - 0.5**(32 / (256 * 0.05))) < 1e-12
