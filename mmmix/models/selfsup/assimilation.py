@@ -230,8 +230,9 @@ class _LatentA2:
 class A2SimSiam(_LatentA2, SimSiam):
     """SimSiam with assimilated generated views (Eq. 16, D = -cos).
 
-    ``loss`` is SimSiam's symmetric loss on the two expert views (the key of
-    mmpretrain's ``SimSiam``); ``loss_align`` (added) is
+    ``loss_base`` is SimSiam's symmetric loss on the two expert views (not
+    ``loss``: mmengine logs the optimised total under that key);
+    ``loss_align`` (added) is
     ``alpha * mean_i D(predictor(z_g), stopgrad(z_i))`` averaged over the
     expert anchors ``i`` and the ``k`` generated views, with ``D`` the
     head's loss module (``CosineSimilarityLoss``: the negative cosine). The
@@ -274,7 +275,7 @@ class A2SimSiam(_LatentA2, SimSiam):
 class A2BYOL(_LatentA2, BYOL):
     """BYOL with assimilated generated views (an extrapolation, spec §5.4).
 
-    ``loss`` is BYOL's ``2 * (l(v1, v2) + l(v2, v1))`` (mmpretrain's key);
+    ``loss_base`` is BYOL's ``2 * (l(v1, v2) + l(v2, v1))``;
     ``loss_align`` (added) is
     ``alpha * mean_i D(predictor(online(g)), stopgrad(target(v_i)))`` over
     the two expert targets and the ``k`` generated views, ``D`` the head's
@@ -324,8 +325,8 @@ class A2BYOL(_LatentA2, BYOL):
 class A2MoCoV2(MoCo):
     """MoCo v2 with assimilated generated views (an extrapolation, §5.4).
 
-    ``loss`` is MoCo's InfoNCE of the query ``q`` (view 1) against the key
-    of view 2 and the queue; ``loss_align`` (added) is
+    ``loss_base`` is MoCo's InfoNCE of the query ``q`` (view 1) against the
+    key of view 2 and the queue; ``loss_align`` (added) is
     ``-(alpha / tau) * mean_i (1/k) sum_p q_i . sg(k_gen_p,i)``, with the
     generated keys from the momentum encoder (one shuffled batch of ``k N``
     after the view-2 keys). Generated keys are never enqueued: the queue
