@@ -107,3 +107,42 @@ def install_checkpoint_loader() -> Callable:
     CheckpointLoader.register_scheme(
         prefixes='', loader=_load_from_local, force=True)
     return _load_from_local
+
+
+class PrefixError(KeyError, ValueError):
+    """No key of a checkpoint starts with the requested prefix."""
+
+    def __str__(self) -> str:  # the message, not KeyError's quoted repr
+        return str(self.args[0]) if self.args else ''
+
+
+def load_prefixed_state_dict(module: torch.nn.Module, checkpoint: str,
+                             prefix: str = '') -> None:
+    """Load the ``prefix``-ed entries of a checkpoint's ``state_dict`` (or
+    of a bare state dict) into ``module``, prefix stripped, strictly; every
+    other key is dropped. The one prefix loader of the package (LMA's
+    generator, the Frechet metric's feature network, the LMA / learned-view
+    tools).
+
+    Raises:
+        PrefixError: (a KeyError and a ValueError) no key starts with
+            ``prefix``; the message lists the checkpoint's prefixes.
+        RuntimeError: the kept keys do not match ``module`` exactly (the
+            message names the prefix and the checkpoint).
+    """
+    ckpt = safe_torch_load(checkpoint, map_location='cpu')
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    if not isinstance(state, dict):
+        raise TypeError(f'{checkpoint} holds no state dict')
+    picked = {k[len(prefix):]: v for k, v in state.items()
+              if k.startswith(prefix)}
+    if not picked:
+        heads = sorted({k.split('.')[0] + '.' for k in state})
+        raise PrefixError(f'no key of {checkpoint} starts with prefix='
+                          f'{prefix!r}; its prefixes: {heads[:10]}')
+    try:
+        module.load_state_dict(picked, strict=True)
+    except RuntimeError as e:
+        raise RuntimeError(
+            f'the weights under prefix={prefix!r} of {checkpoint} do not '
+            f'match {type(module).__name__}: {e}') from None

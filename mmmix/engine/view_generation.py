@@ -215,11 +215,11 @@ def to_generator_input(inputs: torch.Tensor, preprocessor: nn.Module
 def crop_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Centre crop (or pad with -1) the last two dims to ``height`` x
     ``width``, the inverse of the GAN's centre padding."""
+    from mmmix.models.generators.gan import center_pad_or_crop
     h, w = x.shape[-2:]
     if h < height or w < width:
         raise ValueError(f'cannot crop {h}x{w} images to {height}x{width}')
-    top, left = (h - height) // 2, (w - width) // 2
-    return x[..., top:top + height, left:left + width]
+    return center_pad_or_crop(x, (height, width))
 
 
 def pixel_normalizer(data_preprocessor: nn.Module

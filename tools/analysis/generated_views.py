@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
-from mmmix.datasets import FeatureBank, ViewCache  # noqa: E402
+from mmmix.datasets import FeatureBank, ViewCache, to_uint8  # noqa: E402
 from mmmix.models.utils import LMASampler  # noqa: E402
 from mmmix.registry import DATASETS  # noqa: E402
 
@@ -102,9 +102,7 @@ def main(argv=None):
             bank=bank, center_crop=args.center_crop)
         gen = torch.Generator().manual_seed(args.seed)
         idx = torch.tensor(indices).repeat_interleave(args.lma_samples)
-        imgs = sampler.sample(idx, generator=gen)
-        imgs = ((imgs.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        imgs = imgs.permute(0, 2, 3, 1).numpy()
+        imgs = to_uint8(sampler.sample(idx, generator=gen))  # (B, H, W, C)
         columns.append(('LMA', [
             list(imgs[r * args.lma_samples:(r + 1) * args.lma_samples])
             for r in range(len(indices))

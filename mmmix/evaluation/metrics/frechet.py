@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
-from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
+from mmmix.engine.checkpoint import load_prefixed_state_dict
 from mmmix.ops import feature_statistics, frechet_distance
 from mmmix.registry import METRICS, MODELS
 
@@ -29,38 +29,6 @@ def _channel_vector(name: str, value, default=None) -> Optional[torch.Tensor]:
         raise ValueError(f'{name} must be a number or a sequence of numbers '
                          f'(one per channel), got {value!r}')
     return torch.tensor(values, dtype=torch.float32).view(-1, 1, 1)
-
-
-def load_prefixed_weights(net: nn.Module, checkpoint: str,
-                          prefix: str = '') -> None:
-    """Load the ``prefix``-ed weights of a checkpoint into ``net``, strictly.
-
-    Keys of the checkpoint's ``state_dict`` (or of the file itself when it
-    is a bare state dict) that start with ``prefix`` are kept with the
-    prefix removed; every other key is dropped.
-
-    Raises:
-        ValueError: no key starts with ``prefix`` (the message names it and
-            the first keys of the file).
-        RuntimeError: the kept keys do not match ``net`` exactly.
-    """
-    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise ValueError(f'checkpoint {checkpoint} holds no state dict')
-    kept = {k[len(prefix):]: v for k, v in state.items()
-            if k.startswith(prefix)}
-    if not kept:
-        first = ', '.join(list(state)[:5])
-        raise ValueError(
-            f'prefix={prefix!r} matches no key of checkpoint {checkpoint} '
-            f'(its keys start with e.g. {first})')
-    try:
-        net.load_state_dict(kept, strict=True)
-    except RuntimeError as e:
-        raise RuntimeError(
-            f'the weights under prefix={prefix!r} of checkpoint '
-            f'{checkpoint} do not match feature_net: {e}') from None
 
 
 @METRICS.register_module()
@@ -177,7 +145,7 @@ class FrechetDistance(BaseMetric):
                 'features are those of a randomly initialised network',
                 logger='current', level=logging.WARNING)
         else:
-            load_prefixed_weights(net, checkpoint, prefix)
+            load_prefixed_state_dict(net, checkpoint, prefix)
         net.requires_grad_(False)
         net.eval()  # mmpretrain backbones' train() returns None
         return net

@@ -74,18 +74,20 @@ class GANDataPreprocessor(BaseDataPreprocessor):
         return dict(inputs=x, cond=cond, data_samples=samples)
 
 
-def center_pad_or_crop(x: torch.Tensor, size: int,
+def center_pad_or_crop(x: torch.Tensor, size,
                        pad_value: float = -1.0) -> torch.Tensor:
-    """Centre-pad (or centre-crop) the last two dims of ``x`` to
-    ``size`` x ``size``."""
+    """Centre-pad (with ``pad_value``) or centre-crop the last two dims of
+    ``x`` to ``size`` (an int for a square, or ``(height, width)``): the
+    GAN's padding of the data and its inverse for generated images."""
+    th, tw = (size, size) if isinstance(size, int) else tuple(size)
     h, w = x.shape[-2:]
-    if h < size or w < size:
-        top, left = max(size - h, 0) // 2, max(size - w, 0) // 2
-        x = F.pad(x, (left, max(size - w, 0) - left, top,
-                      max(size - h, 0) - top), value=pad_value)
+    if h < th or w < tw:
+        top, left = max(th - h, 0) // 2, max(tw - w, 0) // 2
+        x = F.pad(x, (left, max(tw - w, 0) - left, top,
+                      max(th - h, 0) - top), value=pad_value)
         h, w = x.shape[-2:]
-    top, left = (h - size) // 2, (w - size) // 2
-    return x[..., top:top + size, left:left + size]
+    top, left = (h - th) // 2, (w - tw) // 2
+    return x[..., top:top + th, left:left + tw]
 
 
 @MODELS.register_module()

@@ -15,33 +15,10 @@ from typing import Optional, Union
 import torch
 import torch.nn as nn
 
+from mmmix.engine.checkpoint import load_prefixed_state_dict  # noqa: F401
 from mmmix.registry import MODELS
 
 NOISE_MODES = ('random', 'const', 'none')
-
-
-def load_prefixed_state_dict(module: nn.Module, checkpoint: str,
-                             prefix: str = 'generator_ema.') -> None:
-    """Load the ``prefix``-ed entries of an mmengine checkpoint into
-    ``module`` (prefix stripped), strictly.
-
-    Raises:
-        KeyError: no key starts with ``prefix`` (names the prefixes the
-            checkpoint has).
-        RuntimeError: missing or unexpected keys (``strict=True``).
-    """
-    from mmmix.engine.checkpoint import safe_torch_load
-    ckpt = safe_torch_load(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if not isinstance(state, dict):
-        raise TypeError(f'{checkpoint} holds no state dict')
-    picked = {k[len(prefix):]: v for k, v in state.items()
-              if k.startswith(prefix)}
-    if not picked:
-        heads = sorted({k.split('.')[0] + '.' for k in state})
-        raise KeyError(f'no key of {checkpoint} starts with prefix='
-                       f'{prefix!r}; its prefixes: {heads[:10]}')
-    module.load_state_dict(picked, strict=True)
 
 
 class LMASampler:
@@ -203,9 +180,8 @@ class LMASampler:
                     torch.cuda.default_generators[d].manual_seed(seed)
                 out = self._run(z, cond)
         if self.center_crop is not None:
-            res, c = out.shape[-1], self.center_crop
-            top = (res - c) // 2
-            out = out[..., top:top + c, top:top + c]
+            from mmmix.models.generators.gan import center_pad_or_crop
+            out = center_pad_or_crop(out, self.center_crop)
         return out.float().clamp_(-1, 1).cpu()
 
     def _run(self, z: torch.Tensor, cond: Optional[torch.Tensor]):
